@@ -1,0 +1,259 @@
+"""Sparse attention over offset patterns, and convolutional self-attention.
+
+The sparse kernel never forms an (L, L) tensor. For a pattern with offsets
+``o_0 = 0 < o_1 < ... < o_{K-1}`` the scores are a ``(B, H, L, K)`` tensor,
+
+    s[b, h, l, j] = <q[b, h, l], k[b, h, l - o_j]> / sqrt(D),
+
+computed one offset at a time on shifted views of ``k``. Softmax runs over the
+K columns (invalid ones masked), and the output gathers ``v`` the same way.
+Two autograd functions, :class:`_OffsetScores` and :class:`_OffsetMix`, write
+their own backward passes so that autograd saves only q, k, v and the
+``(B, H, L, K)`` weights, not K shifted copies.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._pattern import AttentionPattern
+
+
+class _OffsetScores(torch.autograd.Function):
+    """``s[..., l, j] = <q[..., l, :], k[..., l - o_j, :]>``; zero where l < o_j."""
+
+    @staticmethod
+    def forward(ctx, q, k, offsets: tuple[int, ...]):
+        L = q.shape[-2]
+        s = q.new_zeros(*q.shape[:-1], len(offsets))
+        for j, o in enumerate(offsets):
+            if o < L:
+                s[..., o:, j] = (q[..., o:, :] * k[..., : L - o, :]).sum(-1)
+        ctx.save_for_backward(q, k)
+        ctx.offsets = offsets
+        return s
+
+    @staticmethod
+    def backward(ctx, ds):
+        q, k = ctx.saved_tensors
+        L = q.shape[-2]
+        dq = torch.zeros_like(q) if ctx.needs_input_grad[0] else None
+        dk = torch.zeros_like(k) if ctx.needs_input_grad[1] else None
+        for j, o in enumerate(ctx.offsets):
+            if o >= L:
+                continue
+            g = ds[..., o:, j].unsqueeze(-1)
+            if dq is not None:
+                dq[..., o:, :] += g * k[..., : L - o, :]
+            if dk is not None:
+                dk[..., : L - o, :] += g * q[..., o:, :]
+        return dq, dk, None
+
+
+class _OffsetMix(torch.autograd.Function):
+    """``out[..., l, :] = sum_j w[..., l, j] v[..., l - o_j, :]``, w = 0 if l < o_j."""
+
+    @staticmethod
+    def forward(ctx, w, v, offsets: tuple[int, ...]):
+        L = v.shape[-2]
+        out = torch.zeros_like(v)
+        for j, o in enumerate(offsets):
+            if o < L:
+                out[..., o:, :] += w[..., o:, j].unsqueeze(-1) * v[..., : L - o, :]
+        ctx.save_for_backward(w, v)
+        ctx.offsets = offsets
+        return out
+
+    @staticmethod
+    def backward(ctx, dout):
+        w, v = ctx.saved_tensors
+        L = v.shape[-2]
+        dw = torch.zeros_like(w) if ctx.needs_input_grad[0] else None
+        dv = torch.zeros_like(v) if ctx.needs_input_grad[1] else None
+        for j, o in enumerate(ctx.offsets):
+            if o >= L:
+                continue
+            if dw is not None:
+                dw[..., o:, j] = (dout[..., o:, :] * v[..., : L - o, :]).sum(-1)
+            if dv is not None:
+                dv[..., : L - o, :] += w[..., o:, j].unsqueeze(-1) * dout[..., o:, :]
+        return dw, dv, None
+
+
+def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, length: int):
+    if q.dim() != 4 or q.shape != k.shape or q.shape != v.shape:
+        raise ValueError(
+            "q, k and v must share one shape (B, H, L, D), got "
+            f"{tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}"
+        )
+    if q.shape[-2] != length:
+        raise ValueError(
+            f"pattern length {length} does not match sequence length {q.shape[-2]}"
+        )
+
+
+def sparse_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    pattern: AttentionPattern,
+    dropout_p: float = 0.0,
+) -> torch.Tensor:
+    """Scaled dot-product attention restricted to a pattern.
+
+    Sparse kinds cost O(B*H*L*K*D) time and O(B*H*L*(K+D)) memory, forward and
+    backward; ``"full"`` routes to
+    :func:`torch.nn.functional.scaled_dot_product_attention` with a causal mask.
+
+    Parameters
+    ----------
+    q, k, v : torch.Tensor
+        shape: ``(B, H, L, D)``.
+    pattern : AttentionPattern
+        From :func:`make_pattern`, with ``pattern.length == L``.
+    dropout_p : float, default=0.0
+        Dropout on the attention weights (apply only in training).
+
+    Returns
+    -------
+    torch.Tensor
+        shape: ``(B, H, L, D)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktime_logsparse.nn import make_pattern, sparse_attention
+    >>> q = k = v = torch.randn(2, 4, 100, 8)
+    >>> sparse_attention(q, k, v, make_pattern("logsparse", 100)).shape
+    torch.Size([2, 4, 100, 8])
+    """
+    _check_qkv(q, k, v, pattern.length)
+    if pattern.is_full:
+        return F.scaled_dot_product_attention(
+            q, k, v, dropout_p=dropout_p, is_causal=True
+        )
+    offsets = tuple(pattern.offsets.tolist())
+    valid = pattern.valid.to(q.device)
+    scores = _OffsetScores.apply(q, k, offsets) * (1.0 / math.sqrt(q.shape[-1]))
+    scores = scores.masked_fill(~valid, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+    if dropout_p > 0.0:
+        weights = F.dropout(weights, p=dropout_p)
+    return _OffsetMix.apply(weights, v, offsets)
+
+
+def dense_reference_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, pattern: AttentionPattern
+) -> torch.Tensor:
+    """Attention with a dense ``(L, L)`` masked score matrix: the test oracle.
+
+    This is what public LogSparse implementations do (O(L^2) memory). It is
+    kept only as an independent reference for :func:`sparse_attention`.
+
+    Parameters
+    ----------
+    q, k, v : torch.Tensor
+        shape: ``(B, H, L, D)``.
+    pattern : AttentionPattern
+
+    Returns
+    -------
+    torch.Tensor
+        shape: ``(B, H, L, D)``.
+    """
+    _check_qkv(q, k, v, pattern.length)
+    mask = pattern.to_dense().to(q.device)
+    scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+    scores = scores.masked_fill(~mask, float("-inf"))
+    return torch.softmax(scores, dim=-1) @ v
+
+
+class ConvSelfAttention(nn.Module):
+    """Multi-head convolutional self-attention (Li et al., 2019, Sec. 3.2).
+
+    Queries and keys come from a causal 1-D convolution of kernel ``kernel_size``
+    over the sequence (left padding ``kernel_size - 1``, so position ``l`` sees
+    inputs ``l - kernel_size + 1 .. l``); ``kernel_size=1`` is canonical
+    attention. Values come from a pointwise projection.
+
+    Parameters
+    ----------
+    d_model : int
+        Model width; must be divisible by ``n_heads``.
+    n_heads : int
+        Number of heads, each of width ``d_model // n_heads``.
+    kernel_size : int, default=1
+        Kernel of the query/key convolution.
+    dropout : float, default=0.0
+        Dropout on attention weights and on the output.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktime_logsparse.nn import ConvSelfAttention, make_pattern
+    >>> att = ConvSelfAttention(d_model=16, n_heads=2, kernel_size=3)
+    >>> att(torch.randn(4, 30, 16), make_pattern("logsparse", 30)).shape
+    torch.Size([4, 30, 16])
+    """
+
+    def __init__(
+        self, d_model: int, n_heads: int, kernel_size: int = 1, dropout: float = 0.0
+    ):
+        super().__init__()
+        if d_model % n_heads != 0:
+            raise ValueError(
+                f"d_model ({d_model}) must be divisible by n_heads ({n_heads})"
+            )
+        if kernel_size < 1:
+            raise ValueError(f"kernel_size must be >= 1, got {kernel_size}")
+        self.n_heads = n_heads
+        self.kernel_size = kernel_size
+        self.query_key = nn.Conv1d(d_model, 2 * d_model, kernel_size)
+        self.value = nn.Linear(d_model, d_model)
+        self.proj = nn.Linear(d_model, d_model)
+        self.dropout = dropout
+        self.resid_dropout = nn.Dropout(dropout)
+
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        B, L, C = x.shape
+        return x.view(B, L, self.n_heads, C // self.n_heads).transpose(1, 2)
+
+    def project(self, x: torch.Tensor, left: torch.Tensor | None = None):
+        """Queries, keys and values of ``x`` in head layout.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            shape: ``(B, L, C)``.
+        left : torch.Tensor, optional
+            shape: ``(B, kernel_size - 1, C)``: the inputs just before ``x``
+            (a decoding cache). Zeros (causal padding) when omitted.
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            q, k, v, each of shape ``(B, H, L, C // H)``.
+        """
+        xt = x.transpose(1, 2)  # (B, C, L)
+        if left is None:
+            xt = F.pad(xt, (self.kernel_size - 1, 0))
+        else:
+            xt = torch.cat([left.transpose(1, 2), xt], dim=2)
+        q, k = self.query_key(xt).transpose(1, 2).chunk(2, dim=-1)
+        return self._heads(q), self._heads(k), self._heads(self.value(x))
+
+    def merge(self, y: torch.Tensor) -> torch.Tensor:
+        """Merge heads ``(B, H, L, D)`` and apply the output projection."""
+        B, H, L, D = y.shape
+        y = y.transpose(1, 2).reshape(B, L, H * D)
+        return self.resid_dropout(self.proj(y))
+
+    def forward(self, x: torch.Tensor, pattern: AttentionPattern) -> torch.Tensor:
+        """Attend over the whole sequence ``x`` of shape ``(B, L, C)``."""
+        q, k, v = self.project(x)
+        p = self.dropout if self.training else 0.0
+        return self.merge(sparse_attention(q, k, v, pattern, dropout_p=p))
