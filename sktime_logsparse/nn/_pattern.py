@@ -198,7 +198,9 @@ def make_pattern(
 
     if kind in ("local", "local_restart"):
         if local_window is None:
-            local_window = max(1, math.ceil(math.log2(max(span, 2))))
+            # ceil(log2 L) for "local", ceil(log2 sub_len) for "local_restart"
+            basis = length if sub_len is None else sub_len
+            local_window = max(1, math.ceil(math.log2(max(basis, 2))))
         if (
             not isinstance(local_window, int)
             or isinstance(local_window, bool)
