@@ -192,7 +192,8 @@ class LogSparseTransformer(nn.Module):
         x : torch.Tensor
             shape: ``(B, L, n_inputs)``.
         series_id : torch.Tensor, optional
-            shape: ``(B,)``, long ids in ``[0, n_series)``.
+            shape: ``(B,)``, long ids in ``[0, n_series)``, or -1 for a series
+            without an embedding (its id embedding is then zero).
 
         Returns
         -------
@@ -207,7 +208,9 @@ class LogSparseTransformer(nn.Module):
             raise ValueError(f"sequence length {L} exceeds max_length {c.max_length}")
         h = self.input_proj(x) + self.pos_emb(torch.arange(L, device=x.device))
         if self.series_emb is not None and series_id is not None:
-            h = h + self.series_emb(series_id).unsqueeze(1)
+            # id -1 is "unknown series" (new at fit, or dropped in training)
+            known = (series_id >= 0).unsqueeze(-1).to(h.dtype)
+            h = h + (self.series_emb(series_id.clamp_min(0)) * known).unsqueeze(1)
         return self.drop(h)
 
     def forward(

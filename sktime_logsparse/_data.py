@@ -1,0 +1,129 @@
+"""Pandas side of the forecaster: sktime containers to per-series arrays and back.
+
+sktime hands the forecaster a ``pd.DataFrame`` (one instance, possibly several
+columns), a ``pd-multiindex`` panel or a ``pd_multiindex_hier`` hierarchy. All
+are split here into *instances* (one time index each); every (instance,
+column) pair is one series of the global model, and an instance's covariates
+(calendar, age, exogenous ``X``) are shared by its columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ._features import TimeAxis, age_feature
+
+
+@dataclass
+class Instance:
+    """One instance of a panel.
+
+    Attributes
+    ----------
+    key : tuple
+        Values of the instance levels; ``()`` for a plain series.
+    index : pd.Index
+        Its time points, ascending.
+    values : np.ndarray
+        shape: ``(T, n_columns)``, float64; NaN where missing.
+    exog : np.ndarray or None
+        shape: ``(T, n_exog)``, float64; the raw exogenous columns.
+    """
+
+    key: tuple
+    index: pd.Index
+    values: np.ndarray
+    exog: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+def instance_levels(y: pd.DataFrame) -> list:
+    """Names of the instance levels of ``y`` (empty for a plain series)."""
+    if isinstance(y.index, pd.MultiIndex):
+        return list(y.index.names[:-1])
+    return []
+
+
+def split_instances(y: pd.DataFrame, X: pd.DataFrame | None = None) -> list[Instance]:
+    """Split ``y`` (and its ``X``, on the same index) into instances."""
+    if not isinstance(y.index, pd.MultiIndex):
+        return [_instance((), y, X)]
+    levels = list(range(y.index.nlevels - 1))
+    out = []
+    for key, part in y.groupby(level=levels, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        x_part = None if X is None else X.loc[part.index]
+        out.append(_instance(key, part.droplevel(levels), x_part, levels))
+    return out
+
+
+def _instance(key, y, X, levels=None) -> Instance:
+    exog = None
+    if X is not None:
+        if levels is not None and isinstance(X.index, pd.MultiIndex):
+            X = X.droplevel(levels)
+        exog = X.to_numpy(dtype=np.float64)
+    return Instance(key, y.index, y.to_numpy(dtype=np.float64), exog)
+
+
+def exog_for(X: pd.DataFrame, key: tuple, n_levels: int) -> pd.DataFrame:
+    """Rows of ``X`` that belong to instance ``key`` (time index only)."""
+    if n_levels == 0 or not isinstance(X.index, pd.MultiIndex):
+        return X
+    try:
+        part = X.xs(key, level=list(range(n_levels)), drop_level=True)
+    except KeyError:
+        return X.iloc[:0].droplevel(list(range(n_levels)))
+    return part
+
+
+@dataclass
+class ExogScaler:
+    """Standardise exogenous columns with statistics of the fit data."""
+
+    columns: list
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, X: pd.DataFrame) -> ExogScaler:
+        """Column means and standard deviations (NaN-aware; 1 where constant)."""
+        values = X.to_numpy(dtype=np.float64)
+        with np.errstate(all="ignore"):
+            mean = np.nan_to_num(np.nanmean(values, axis=0)) if len(values) else 0
+            std = np.nan_to_num(np.nanstd(values, axis=0)) if len(values) else 1
+        std = np.where(std > 0, std, 1.0)
+        return cls(list(X.columns), np.asarray(mean), np.asarray(std))
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        """Standardise; NaN becomes the column mean (0)."""
+        return np.nan_to_num((values - self.mean) / self.std).astype(np.float32)
+
+
+def covariates(
+    axis: TimeAxis,
+    index: pd.Index,
+    positions: np.ndarray,
+    exog: np.ndarray | None,
+    scaler: ExogScaler | None,
+) -> np.ndarray:
+    """Covariates ``(T, C)``: calendar features, age, standardised exogenous."""
+    parts = [axis.calendar_features(index), age_feature(positions)[:, None]]
+    if scaler is not None:
+        parts.append(scaler.transform(exog))
+    return np.concatenate(parts, axis=1).astype(np.float32)
+
+
+def assemble(
+    frames: list[pd.DataFrame], keys: list[tuple], level_names: list
+) -> pd.DataFrame:
+    """Stack per-instance frames back into ``y``'s container type."""
+    if not level_names:
+        return frames[0]
+    out = pd.concat(frames, keys=keys, names=level_names)
+    return out

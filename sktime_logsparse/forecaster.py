@@ -1,0 +1,656 @@
+"""The sktime adapter: ``LogSparseTransformerForecaster``.
+
+This module only speaks sktime and pandas. Tensors live behind
+:class:`~sktime_logsparse._model.GlobalModel`, which takes and returns numpy
+arrays.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+import pandas as pd
+from sktime.forecasting.base import BaseForecaster, ForecastingHorizon
+
+from ._data import (
+    ExogScaler,
+    Instance,
+    assemble,
+    covariates,
+    exog_for,
+    instance_levels,
+    split_instances,
+)
+from ._features import TimeAxis
+from ._model import GlobalModel, new_seed, resolve_device
+from .nn import KINDS, LIKELIHOODS, LogSparseConfig
+
+__all__ = ["LogSparseTransformerForecaster"]
+
+
+class LogSparseTransformerForecaster(BaseForecaster):
+    """Convolutional LogSparse Transformer: a global probabilistic forecaster.
+
+    One decoder-only Transformer (Li et al., 2019) is trained on windows drawn
+    from every series given to ``fit`` (or ``pretrain``): each column of each
+    instance of a panel or hierarchy is one series of the same global model.
+    Queries and keys come from a causal convolution, attention is truly sparse
+    (each step attends to O(log L) earlier steps), and every step outputs the
+    parameters of a predictive distribution. Forecasts are sample paths drawn by
+    ancestral sampling; point forecasts are their mean, quantiles and intervals
+    their empirical quantiles.
+
+    Inputs at step t are ``z_{t-1} / scale`` (DeepAR mean scaling over the
+    conditioning range), an observed indicator, calendar features of the index,
+    the age of the series, a learned series embedding and standardised
+    exogenous columns of ``X`` (known in advance: ``predict`` needs ``X`` over
+    the horizon when ``fit`` had ``X``). Missing values in ``y`` are left out of
+    the likelihood and forward-filled in the input.
+
+    Parameters
+    ----------
+    context_length : int or None, default=None
+        Conditioning range of the training windows. None: seven seasons of the
+        index frequency (e.g. 168 for hourly data), or ``4 * prediction_length``
+        without a season, at most the median training series length.
+    prediction_length : int or None, default=None
+        Prediction range of the training windows. None: the largest step of
+        ``fh`` if given to ``fit``/``pretrain``, else one season, else 8.
+        Forecasts may be longer: they are decoded in chunks of this length.
+    d_model : int, default=32
+        Model width.
+    n_heads : int, default=4
+        Attention heads; must divide ``d_model``.
+    n_layers : int, default=3
+        Decoder blocks (the paper uses 3).
+    kernel_size : int, default=3
+        Kernel of the causal query/key convolution; 1 is canonical attention.
+    attention : str, default="logsparse"
+        ``"logsparse"``, ``"local"``, ``"restart"``, ``"local_restart"`` or
+        ``"full"`` (see :func:`sktime_logsparse.nn.make_pattern`).
+    local_window : int or None, default=None
+        Dense window of the local kinds (None: ``ceil(log2 L)``).
+    sub_len : int or None, default=None
+        Subsequence length of the restart kinds (None: ``ceil(L / 4)``).
+    dropout : float, default=0.1
+        Dropout on embeddings, attention and residual branches.
+    likelihood : str, default="gaussian"
+        ``"gaussian"``, ``"student_t"`` or ``"negative_binomial"`` (counts).
+    time_features : "auto" or None, default="auto"
+        Calendar features derived from the index frequency; None for none.
+    scaling : "mean" or None, default="mean"
+        DeepAR scaling by ``1 + mean |z|`` over each conditioning range.
+    max_epochs : int, default=50
+        Training epochs at most.
+    batch_size : int, default=64
+        Windows per gradient step.
+    learning_rate : float, default=1e-3
+        Adam step size.
+    weight_decay : float, default=0.0
+        Adam weight decay.
+    early_stopping_patience : int or None, default=5
+        Epochs without improvement of the validation NLL (the last
+        ``prediction_length`` points of each series, never trained on) before
+        stopping; the best weights are restored. None: no validation split.
+    gradient_clip : float or None, default=1.0
+        Clip the gradient norm; None disables it.
+    num_samples : int, default=100
+        Sample paths per series at prediction.
+    windows_per_epoch : int or None, default=None
+        Windows drawn per epoch; None: as many as there are candidate windows.
+    window_sampling : str, default="uniform"
+        ``"uniform"`` over all windows, or ``"scale"``: proportional to the
+        window's scale, as DeepAR.
+    lr_schedule : str or None, default=None
+        None, ``"cosine"`` or ``"plateau"`` (halve on a validation plateau).
+    fine_tune_epochs : int, default=0
+        After ``pretrain``: epochs of training on the series given to ``fit``;
+        0 is zero-shot (``fit`` only sets the context).
+    update_epochs : int, default=1
+        Epochs of training on the whole history by ``update(update_params=True)``.
+    max_fit_seconds : float or None, default=None
+        Wall-time budget of one training run; training then ends with the best
+        weights so far.
+    device : str, default="auto"
+        ``"auto"`` (cuda, then mps, then cpu), ``"cpu"``, ``"cuda"``, ...
+    random_state : int or None, default=None
+        Seed of weights, window sampling, dropout and sample paths. The global
+        torch and numpy random states are left untouched either way.
+    verbose : bool, default=False
+        Show a progress bar with the losses during training.
+
+    Attributes
+    ----------
+    model_ : GlobalModel
+        The trained network and its window layout.
+    training_history_ : list of dict
+        Per epoch: ``train_loss`` and ``val_loss``.
+
+    References
+    ----------
+    .. [1] Li, S., Jin, X., Xuan, Y., Zhou, X., Chen, W., Wang, Y.-X. and Yan, X.
+       (2019). Enhancing the Locality and Breaking the Memory Bottleneck of
+       Transformer on Time Series Forecasting. NeurIPS 2019, arXiv:1907.00235.
+
+    Examples
+    --------
+    >>> from sktime.datasets import load_airline
+    >>> from sktime_logsparse import LogSparseTransformerForecaster
+    >>> y = load_airline()
+    >>> f = LogSparseTransformerForecaster(
+    ...     context_length=24, d_model=16, n_heads=2, n_layers=2,
+    ...     max_epochs=2, num_samples=20, random_state=0,
+    ... )
+    >>> f.fit(y, fh=[1, 2, 3])
+    LogSparseTransformerForecaster(...)
+    >>> y_pred = f.predict()
+    >>> q = f.predict_quantiles(alpha=[0.1, 0.9])
+    """
+
+    _tags = {
+        # packaging info
+        "authors": ["sktime-logsparse developers"],
+        "maintainers": ["sktime-logsparse developers"],
+        "python_dependencies": ["torch"],
+        # estimator type
+        "y_inner_mtype": ["pd.DataFrame", "pd-multiindex", "pd_multiindex_hier"],
+        "X_inner_mtype": ["pd.DataFrame", "pd-multiindex", "pd_multiindex_hier"],
+        "capability:multivariate": True,
+        "capability:exogenous": True,
+        "capability:missing_values": True,
+        "capability:insample": False,
+        "capability:pred_int": True,
+        "capability:pred_int:insample": False,
+        "capability:pretrain": True,
+        "capability:update": True,
+        "capability:random_state": True,
+        "property:randomness": "derandomized",
+        "requires-fh-in-fit": False,
+        "X-y-must-have-same-index": True,
+    }
+
+    def __init__(
+        self,
+        context_length=None,
+        prediction_length=None,
+        d_model=32,
+        n_heads=4,
+        n_layers=3,
+        kernel_size=3,
+        attention="logsparse",
+        local_window=None,
+        sub_len=None,
+        dropout=0.1,
+        likelihood="gaussian",
+        time_features="auto",
+        scaling="mean",
+        max_epochs=50,
+        batch_size=64,
+        learning_rate=1e-3,
+        weight_decay=0.0,
+        early_stopping_patience=5,
+        gradient_clip=1.0,
+        num_samples=100,
+        windows_per_epoch=None,
+        window_sampling="uniform",
+        lr_schedule=None,
+        fine_tune_epochs=0,
+        update_epochs=1,
+        max_fit_seconds=None,
+        device="auto",
+        random_state=None,
+        verbose=False,
+    ):
+        self.context_length = context_length
+        self.prediction_length = prediction_length
+        self.d_model = d_model
+        self.n_heads = n_heads
+        self.n_layers = n_layers
+        self.kernel_size = kernel_size
+        self.attention = attention
+        self.local_window = local_window
+        self.sub_len = sub_len
+        self.dropout = dropout
+        self.likelihood = likelihood
+        self.time_features = time_features
+        self.scaling = scaling
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.early_stopping_patience = early_stopping_patience
+        self.gradient_clip = gradient_clip
+        self.num_samples = num_samples
+        self.windows_per_epoch = windows_per_epoch
+        self.window_sampling = window_sampling
+        self.lr_schedule = lr_schedule
+        self.fine_tune_epochs = fine_tune_epochs
+        self.update_epochs = update_epochs
+        self.max_fit_seconds = max_fit_seconds
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        super().__init__()
+
+    # ------------------------------------------------------------------ fit
+
+    def _pretrain(self, y, X=None, fh=None):
+        self._check_params()
+        instances = self._setup(y, X, fh)
+        keys = self._series_keys(instances, y.columns)
+        self.series_ids_ = {key: i for i, key in enumerate(keys)}
+        model = self._new_model(n_series=len(keys))
+        self._train(model, instances, np.arange(len(keys)), self.max_epochs)
+        self.pretrained_model_ = model
+        return self
+
+    def _fit(self, y, X=None, fh=None):
+        self._check_params()
+        if hasattr(self, "pretrained_model_"):
+            if (X is None) != (self.exog_scaler_ is None):
+                had = "with" if self.exog_scaler_ is not None else "without"
+                raise ValueError(
+                    "X must be given to fit exactly when it was given to pretrain "
+                    f"(pretrain was {had} X)"
+                )
+            instances = self._split(y, X)
+            keys = self._series_keys(instances, y.columns)
+            ids = np.array([self.series_ids_.get(k, -1) for k in keys], dtype=np.int64)
+            # a copy, so that every refit starts again from the pretrained weights
+            self.model_ = self.pretrained_model_.copy().to(self._device())
+            if self.fine_tune_epochs > 0:
+                self._train(self.model_, instances, ids, self.fine_tune_epochs)
+        else:
+            instances = self._setup(y, X, fh)
+            ids = np.arange(len(instances) * y.shape[1])
+            self.model_ = self._new_model(n_series=len(ids))
+            self._train(self.model_, instances, ids, self.max_epochs)
+        self._instances, self._ids = instances, ids
+        self._level_names = instance_levels(y)
+        self._time_name = y.index.names[-1]
+        return self
+
+    def _update(self, y, X=None, update_params=True):
+        position = {inst.key: i for i, inst in enumerate(self._instances)}
+        n_columns = self._instances[0].values.shape[1]
+        for inst in self._split(y, X):
+            if inst.key in position:
+                i = position[inst.key]
+                self._instances[i] = self._extend(self._instances[i], inst)
+            else:
+                self._instances.append(inst)
+                self._ids = np.append(self._ids, np.full(n_columns, -1))
+        if update_params and self.update_epochs > 0:
+            self._train(self.model_, self._instances, self._ids, self.update_epochs)
+        return self
+
+    def _setup(self, y, X, fh) -> list[Instance]:
+        """Choose time axis, window layout and covariates; return the instances."""
+        raw = split_instances(y, X)
+        longest = max((inst.index for inst in raw), key=len)
+        self.time_axis_ = TimeAxis.from_index(
+            longest, calendar=self.time_features == "auto"
+        )
+        instances = [self._regularise(inst) for inst in raw]
+        season = self.time_axis_.season_length
+        if self.prediction_length is not None:
+            P = self.prediction_length
+        elif fh is not None:
+            P = int(max(fh.to_relative(self.cutoff)))
+        else:
+            P = season if season > 1 else 8
+        if self.context_length is not None:
+            C = self.context_length
+        else:
+            median = int(np.median([len(inst) for inst in instances]))
+            C = max(1, min(7 * season if season > 1 else 4 * P, median - P))
+        self.context_length_, self.prediction_length_ = C, P
+        self.exog_scaler_ = None if X is None else ExogScaler.fit(X)
+        return instances
+
+    def _split(self, y, X) -> list[Instance]:
+        return [self._regularise(inst) for inst in split_instances(y, X)]
+
+    def _regularise(self, inst: Instance) -> Instance:
+        """Put an instance on the regular grid of the time axis (gaps: NaN)."""
+        axis = self.time_axis_
+        first = inst.index[0]
+        n = axis.steps_between(first, inst.index[-1])
+        if n + 1 == len(inst):
+            return inst
+        grid = inst.index[:1].append(axis.future(first, n))
+        rows = grid.get_indexer(inst.index)
+        if (rows < 0).any():
+            raise ValueError(
+                "the time index of y has points off the grid of its frequency "
+                f"{axis.freq!r}, e.g. {inst.index[rows < 0][0]!r}"
+            )
+        values = np.full((len(grid), inst.values.shape[1]), np.nan)
+        values[rows] = inst.values
+        exog = None
+        if inst.exog is not None:
+            exog = np.full((len(grid), inst.exog.shape[1]), np.nan)
+            exog[rows] = inst.exog
+        return Instance(inst.key, grid, values, exog)
+
+    def _extend(self, old: Instance, new: Instance) -> Instance:
+        """Append the points of ``new`` after the end of ``old``."""
+        later = new.index > old.index[-1]
+        if not later.any():
+            return old
+        index = old.index.append(new.index[later])
+        values = np.concatenate([old.values, new.values[later]])
+        exog = None
+        if old.exog is not None and new.exog is not None:
+            exog = np.concatenate([old.exog, new.exog[later]])
+        return self._regularise(Instance(old.key, index, values, exog))
+
+    @staticmethod
+    def _series_keys(instances: list[Instance], columns) -> list[tuple]:
+        return [(inst.key, col) for inst in instances for col in columns]
+
+    def _new_model(self, n_series: int) -> GlobalModel:
+        n_cov = self.time_axis_.n_calendar + 1  # calendar, age
+        if self.exog_scaler_ is not None:
+            n_cov += len(self.exog_scaler_.columns)
+        config = LogSparseConfig(
+            n_inputs=2 + n_cov,  # scaled lag, observed indicator, covariates
+            d_model=self.d_model,
+            n_heads=self.n_heads,
+            n_layers=self.n_layers,
+            kernel_size=self.kernel_size,
+            attention=self.attention,
+            local_window=self.local_window,
+            sub_len=self.sub_len,
+            dropout=self.dropout,
+            max_length=self.context_length_ + self.prediction_length_,
+            n_series=n_series,
+            likelihood=self.likelihood,
+        )
+        return GlobalModel(
+            config,
+            self.context_length_,
+            self.prediction_length_,
+            self.scaling == "mean",
+            self._device(),
+            self._seed("init"),
+        )
+
+    def _covariates(self, inst: Instance, start: int = 0) -> np.ndarray:
+        """Covariates ``(T - start, C)`` of an instance's points from ``start``."""
+        exog = None if inst.exog is None else inst.exog[start:]
+        positions = np.arange(start, len(inst))
+        return covariates(
+            self.time_axis_, inst.index[start:], positions, exog, self.exog_scaler_
+        )
+
+    def _train(self, model, instances, ids, epochs: int) -> None:
+        values, covs = [], []
+        for inst in instances:
+            cov = self._covariates(inst)
+            for j in range(inst.values.shape[1]):
+                values.append(inst.values[:, j])
+                covs.append(cov)
+        result = model.train(
+            values,
+            covs,
+            ids,
+            self._seed("train"),
+            max_epochs=epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay,
+            gradient_clip=self.gradient_clip,
+            early_stopping_patience=self.early_stopping_patience,
+            windows_per_epoch=self.windows_per_epoch,
+            window_sampling=self.window_sampling,
+            lr_schedule=self.lr_schedule,
+            max_fit_seconds=self.max_fit_seconds,
+            verbose=self.verbose,
+        )
+        self.training_history_ = result.history
+
+    # -------------------------------------------------------------- predict
+
+    def _predict(self, fh, X=None):
+        paths, index = self._sample_paths(fh, X)
+        frames = [
+            pd.DataFrame(p.mean(axis=1).T, index=index, columns=self._get_varnames())
+            for p in paths
+        ]
+        return self._assemble(frames)
+
+    def _predict_quantiles(self, fh, X, alpha):
+        paths, index = self._sample_paths(fh, X)
+        columns = self._get_columns(method="predict_quantiles", alpha=alpha)
+        frames = []
+        for p in paths:
+            q = np.quantile(p, alpha, axis=1)  # (alpha, columns, steps)
+            q = q.transpose(2, 1, 0).reshape(len(index), -1)
+            frames.append(pd.DataFrame(q, index=index, columns=columns))
+        return self._assemble(frames)
+
+    def _assemble(self, frames: list[pd.DataFrame]) -> pd.DataFrame:
+        for frame in frames:
+            frame.index.name = self._time_name
+        keys = [inst.key for inst in self._instances]
+        if self._level_names and len(self._level_names) == 1:
+            keys = [k[0] for k in keys]
+        return assemble(frames, keys, self._level_names)
+
+    def _sample_paths(self, fh, X):
+        """Sample paths at ``fh``: per instance ``(columns, samples, len(fh))``."""
+        axis, C = self.time_axis_, self.context_length_
+        if fh.freq is None and axis.kind != "integer":
+            # sktime finds no frequency on the cutoff of unequal-length panels
+            fh = ForecastingHorizon(fh.to_pandas(), fh.is_relative, freq=axis.freq)
+        index = fh.to_absolute_index(self.cutoff)
+        steps = [
+            np.array([axis.steps_between(inst.index[-1], t) for t in index])
+            for inst in self._instances
+        ]
+        if min(s.min() for s in steps) < 1:
+            raise ValueError(
+                "fh must lie after the end of every series (out-of-sample)"
+            )
+        H = int(max(s.max() for s in steps))
+        contexts, covs = [], []
+        for inst, step in zip(self._instances, steps, strict=True):
+            T = len(inst)
+            future = axis.future(inst.index[-1], H)
+            exog = self._future_exog(inst, future, X, step)
+            n_pad = max(0, C - T)
+            cov = np.concatenate(
+                [
+                    np.zeros((n_pad, self.model_.config.n_inputs - 2), np.float32),
+                    self._covariates(inst, start=max(0, T - C)),
+                    covariates(
+                        axis, future, np.arange(T, T + H), exog, self.exog_scaler_
+                    ),
+                ]
+            )
+            ctx = np.full((C + 1, inst.values.shape[1]), np.nan)
+            tail = inst.values[max(0, T - C - 1) :]
+            ctx[C + 1 - len(tail) :] = tail
+            for j in range(inst.values.shape[1]):
+                contexts.append(ctx[:, j])
+                covs.append(cov)
+        samples = self.model_.sample(
+            np.stack(contexts),
+            np.stack(covs),
+            self._ids,
+            H,
+            self.num_samples,
+            self._seed("predict"),
+        )
+        paths, s = [], 0
+        for inst, step in zip(self._instances, steps, strict=True):
+            n = inst.values.shape[1]
+            paths.append(samples[s : s + n][:, :, step - 1])
+            s += n
+        return paths, index
+
+    def _future_exog(self, inst, future, X, steps):
+        """Exogenous rows ``(H, n_x)`` of the forecast steps (unstandardised).
+
+        ``X`` must hold the rows of the requested steps (``steps``, 1-based).
+        Steps between them that ``X`` lacks (e.g. step 1 of ``fh=[2, 5]``, still
+        decoded autoregressively) take the last earlier row, as do steps after
+        the last requested one, whose samples are not returned.
+        """
+        if self.exog_scaler_ is None:
+            return None
+        if X is None:
+            raise ValueError(
+                "X is required by predict: the forecaster was fitted with X, so X "
+                "must cover the forecasting horizon"
+            )
+        part = exog_for(X, inst.key, len(self._level_names))
+        missing = [c for c in self.exog_scaler_.columns if c not in part.columns]
+        if missing:
+            raise ValueError(f"X passed to predict lacks the columns {missing}")
+        part = part[self.exog_scaler_.columns]
+        rows = part.index.get_indexer(future)
+        if (rows[steps - 1] < 0).any():
+            absent = list(future[steps - 1][rows[steps - 1] < 0][:3])
+            raise ValueError(
+                f"X passed to predict does not cover the forecasting horizon: no "
+                f"rows for {absent} (instance {inst.key or 'of y'})"
+            )
+        last = inst.exog[-1] if len(inst.exog) else self.exog_scaler_.mean
+        values = np.vstack([last, part.to_numpy(dtype=np.float64)])
+        # row 0 of `values` is the last known row: forward fill through it
+        known = np.where(rows >= 0, rows + 1, 0)
+        return values[np.maximum.accumulate(known)]
+
+    # -------------------------------------------------------------- helpers
+
+    def _device(self):
+        return resolve_device(self.device)
+
+    def _seed(self, purpose: str) -> int:
+        """Seed for one purpose: derived from ``random_state``, or fresh."""
+        if self.random_state is None:
+            return new_seed()
+        tag = {"init": 0, "train": 1, "predict": 2}[purpose]
+        seq = np.random.SeedSequence([int(self.random_state), tag])
+        return int(seq.generate_state(1, dtype=np.uint64)[0] >> 1)
+
+    def _check_params(self) -> None:
+        """Validate the hyperparameters (at fit time, with clear messages)."""
+        _check_int(self, "context_length", 1, optional=True)
+        _check_int(self, "prediction_length", 1, optional=True)
+        for name in ("d_model", "n_heads", "n_layers", "kernel_size", "batch_size"):
+            _check_int(self, name, 1)
+        for name in ("max_epochs", "fine_tune_epochs", "update_epochs"):
+            _check_int(self, name, 0)
+        _check_int(self, "num_samples", 1)
+        _check_int(self, "windows_per_epoch", 1, optional=True)
+        _check_int(self, "early_stopping_patience", 0, optional=True)
+        _check_int(self, "local_window", 0, optional=True)
+        _check_int(self, "sub_len", 1, optional=True)
+        if self.d_model % self.n_heads:
+            raise ValueError(
+                f"d_model ({self.d_model}) must be divisible by n_heads "
+                f"({self.n_heads})"
+            )
+        _check_choice(self, "attention", KINDS)
+        _check_choice(self, "likelihood", tuple(LIKELIHOODS))
+        _check_choice(self, "time_features", ("auto", None))
+        _check_choice(self, "scaling", ("mean", None))
+        _check_choice(self, "window_sampling", ("uniform", "scale"))
+        _check_choice(self, "lr_schedule", (None, "cosine", "plateau"))
+        _check_float(self, "dropout", 0.0, 1.0, upper_open=True)
+        _check_float(self, "learning_rate", 0.0, math.inf, lower_open=True)
+        _check_float(self, "weight_decay", 0.0, math.inf)
+        if self.gradient_clip is not None:
+            _check_float(self, "gradient_clip", 0.0, math.inf, lower_open=True)
+        if self.max_fit_seconds is not None:
+            _check_float(self, "max_fit_seconds", 0.0, math.inf, lower_open=True)
+        if self.random_state is not None and not isinstance(
+            self.random_state, numbers.Integral
+        ):
+            raise TypeError(
+                f"random_state must be an int or None, got {self.random_state!r}"
+            )
+        self._device()
+
+    # ---------------------------------------------------------- test params
+
+    @classmethod
+    def get_test_params(cls, parameter_set="default"):
+        """Tiny, fast configurations for sktime's test suite.
+
+        Parameters
+        ----------
+        parameter_set : str, default="default"
+
+        Returns
+        -------
+        list of dict
+        """
+        return [
+            {
+                "context_length": 4,
+                "d_model": 8,
+                "n_heads": 2,
+                "n_layers": 1,
+                "max_epochs": 1,
+                "batch_size": 8,
+                "windows_per_epoch": 16,
+                "num_samples": 10,
+                "device": "cpu",
+            },
+            {
+                "context_length": 6,
+                "prediction_length": 2,
+                "d_model": 8,
+                "n_heads": 2,
+                "n_layers": 2,
+                "kernel_size": 2,
+                "attention": "local_restart",
+                "sub_len": 4,
+                "likelihood": "student_t",
+                "time_features": None,
+                "scaling": None,
+                "early_stopping_patience": None,
+                "max_epochs": 2,
+                "batch_size": 4,
+                "windows_per_epoch": 8,
+                "num_samples": 8,
+                "fine_tune_epochs": 1,
+                "device": "cpu",
+            },
+        ]
+
+
+def _check_int(obj, name: str, low: int, optional: bool = False) -> None:
+    value = getattr(obj, name)
+    if value is None and optional:
+        return
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or value < low
+    ):
+        expected = f"an int >= {low}" + (" or None" if optional else "")
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+
+
+def _check_float(obj, name, low, high, lower_open=False, upper_open=False) -> None:
+    value = getattr(obj, name)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    too_low = value <= low if lower_open else value < low
+    too_high = value >= high if upper_open else value > high
+    if too_low or too_high or math.isnan(value):
+        lo, hi = "(" if lower_open else "[", ")" if upper_open else "]"
+        raise ValueError(f"{name} must be in {lo}{low}, {high}{hi}, got {value!r}")
+
+
+def _check_choice(obj, name: str, choices: tuple) -> None:
+    value = getattr(obj, name)
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
