@@ -30,6 +30,9 @@ format: venv
 test: lint
 	$(BIN)/python -m pytest -q
 
+demo: venv
+	$(BIN)/python -m sktime_logsparse.demo
+
 bench-attention: venv
 	$(BIN)/python benchmarks/attention.py
 

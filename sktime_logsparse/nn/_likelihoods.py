@@ -72,7 +72,7 @@ class GaussianLikelihood(Likelihood):
 
     def distribution(self, params, scale):
         mu, sigma = params.unbind(-1)
-        return D.Normal(mu * scale, sigma * scale)
+        return D.Normal(mu * scale, sigma * scale, validate_args=False)
 
     def sample(self, params, scale, generator=None):
         mu, sigma = params.unbind(-1)
@@ -99,7 +99,7 @@ class StudentTLikelihood(Likelihood):
 
     def distribution(self, params, scale):
         df, loc, sc = params.unbind(-1)
-        return D.StudentT(df, loc * scale, sc * scale)
+        return D.StudentT(df, loc * scale, sc * scale, validate_args=False)
 
     def sample(self, params, scale, generator=None):
         df, loc, sc = params.unbind(-1)
@@ -138,7 +138,7 @@ class NegativeBinomialLikelihood(Likelihood):
 
     def distribution(self, params, scale):
         r, logits = self._count_and_logits(params, scale)
-        return D.NegativeBinomial(total_count=r, logits=logits)
+        return D.NegativeBinomial(total_count=r, logits=logits, validate_args=False)
 
     def sample(self, params, scale, generator=None):
         # Gamma-Poisson mixture: rate ~ Gamma(r, r / m), y ~ Poisson(rate)
