@@ -268,6 +268,8 @@ class LogSparseTransformerForecaster(BaseForecaster):
             self.model_ = self._new_model(n_series=len(ids))
             self._train(self.model_, instances, ids, self.max_epochs)
         self._instances, self._ids = instances, ids
+        # one seed per fitted model: repeated predict calls give the same paths
+        self._predict_seed = self._seed("predict")
         self._level_names = instance_levels(y)
         self._time_name = y.index.names[-1]
         return self
@@ -483,7 +485,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
             self._ids,
             H,
             self.num_samples,
-            self._seed("predict"),
+            self._predict_seed,
         )
         paths, s = [], 0
         for inst, step in zip(self._instances, steps, strict=True):

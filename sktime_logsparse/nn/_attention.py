@@ -48,9 +48,9 @@ class _OffsetScores(torch.autograd.Function):
                 continue
             g = ds[..., o:, j].unsqueeze(-1)
             if dq is not None:
-                dq[..., o:, :] += g * k[..., : L - o, :]
+                dq[..., o:, :].addcmul_(g, k[..., : L - o, :])
             if dk is not None:
-                dk[..., : L - o, :] += g * q[..., o:, :]
+                dk[..., : L - o, :].addcmul_(g, q[..., o:, :])
         return dq, dk, None
 
 
@@ -63,7 +63,9 @@ class _OffsetMix(torch.autograd.Function):
         out = torch.zeros_like(v)
         for j, o in enumerate(offsets):
             if o < L:
-                out[..., o:, :] += w[..., o:, j].unsqueeze(-1) * v[..., : L - o, :]
+                out[..., o:, :].addcmul_(
+                    w[..., o:, j].unsqueeze(-1), v[..., : L - o, :]
+                )
         ctx.save_for_backward(w, v)
         ctx.offsets = offsets
         return out
@@ -80,7 +82,9 @@ class _OffsetMix(torch.autograd.Function):
             if dw is not None:
                 dw[..., o:, j] = (dout[..., o:, :] * v[..., : L - o, :]).sum(-1)
             if dv is not None:
-                dv[..., : L - o, :] += w[..., o:, j].unsqueeze(-1) * dout[..., o:, :]
+                dv[..., : L - o, :].addcmul_(
+                    w[..., o:, j].unsqueeze(-1), dout[..., o:, :]
+                )
         return dw, dv, None
 
 

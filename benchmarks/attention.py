@@ -1,0 +1,319 @@
+"""Time and peak memory of sparse, dense-mask and SDPA attention, forward+backward.
+
+Three ways to compute causal attention on q, k, v of shape (B, H, L, D) =
+(8, 4, L, 32), float32, on the CPU:
+
+* ``sparse``: ``sparse_attention`` with the LogSparse pattern (offset table,
+  no L x L tensor anywhere);
+* ``dense``: ``dense_reference_attention`` with the same pattern, i.e. a dense
+  (L, L) masked score matrix, as public LogSparse implementations do;
+* ``sdpa``: ``sparse_attention`` with the ``"full"`` pattern, which is torch's
+  ``scaled_dot_product_attention`` with ``is_causal=True``.
+
+One step is ``out = attention(q, k, v)`` then ``out.backward(grad)``. Every
+(L, method) configuration runs in two fresh subprocesses, so that nothing
+(allocator state, thread pools, caches) leaks from one configuration to another.
+Both first run a tiny step (L=64) to initialise libraries and thread pools, then:
+
+* time: one warm-up step, then the best of up to ``--repeats`` timed steps,
+  stopping early once the timed steps have taken 5 s (so slow configurations
+  get one or two);
+* memory: allocate q, k, v and grad, read VmRSS from /proc/self/status as the
+  baseline, reset the peak with ``echo 5 > /proc/self/clear_refs``, run one
+  step and read VmHWM. Peak = VmHWM - baseline: everything the step adds to the
+  inputs, including ``out`` and the gradients of q, k and v. This run sets
+  ``MALLOC_MMAP_THRESHOLD_`` so that glibc serves every block of 64 KiB or more
+  with its own mmap and unmaps it on free: the resident set then follows the
+  live tensors. With glibc's default (dynamic) threshold, freed blocks up to
+  32 MiB stay in the heap and the resident peak depends on fragmentation; the
+  warm-up step of the time run measures that figure too ("default malloc").
+
+Configurations whose estimated memory exceeds 80 % of MemAvailable are skipped
+before they start, so the OOM killer never fires. Linux only (reads /proc).
+
+    python benchmarks/attention.py --markdown docs/benchmarks/attention.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.metadata
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+
+B, H, D = 8, 4, 32
+LENGTHS = (256, 1024, 4096, 8192, 16384)
+METHODS = ("sparse", "dense", "sdpa")
+TIME_BUDGET_S = 5.0
+GiB = 2**30
+
+
+# --------------------------------------------------------------------- worker --
+
+
+def proc_field(path: str, key: str) -> str:
+    """Value of the ``key: value`` line of a /proc file."""
+    with open(path) as f:
+        for line in f:
+            name, _, value = line.partition(":")
+            if name.strip() == key:
+                return value.strip()
+    raise RuntimeError(f"{key} not in {path}")
+
+
+def kib(path: str, key: str) -> int:
+    """A ``key: N kB`` field of a /proc file, in KiB."""
+    return int(proc_field(path, key).split()[0])
+
+
+def worker(mode: str, method: str, length: int, repeats: int, threads: int) -> dict:
+    """Run one configuration in this process; return its measurements."""
+    import torch
+
+    from sktime_logsparse.nn import (
+        dense_reference_attention,
+        make_pattern,
+        sparse_attention,
+    )
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    attend = dense_reference_attention if method == "dense" else sparse_attention
+    kind = "full" if method == "sdpa" else "logsparse"
+
+    def setup(L):
+        q, k, v = (torch.randn(B, H, L, D, requires_grad=True) for _ in range(3))
+        return q, k, v, torch.randn(B, H, L, D), make_pattern(kind, L)
+
+    def step(q, k, v, grad, pattern) -> float:
+        t0 = time.perf_counter()
+        attend(q, k, v, pattern).backward(grad)
+        elapsed = time.perf_counter() - t0
+        q.grad = k.grad = v.grad = None
+        return elapsed
+
+    step(*setup(64))
+    inputs = setup(length)
+    baseline = kib("/proc/self/status", "VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    step(*inputs)
+    peak_mib = (kib("/proc/self/status", "VmHWM") - baseline) / 1024
+    if mode == "memory":
+        return {"peak_mib": peak_mib}
+    times = []
+    while len(times) < repeats and sum(times) < TIME_BUDGET_S:
+        times.append(step(*inputs))
+    return {"time_s": min(times), "runs": len(times), "default_peak_mib": peak_mib}
+
+
+# --------------------------------------------------------------------- driver --
+
+
+def estimate_bytes(method: str, L: int) -> int:
+    """Generous estimate of a worker's total memory (measured factors, rounded up).
+
+    n is one (B, H, L, D) tensor, s one (B, H, L, L) score matrix. Measured
+    peaks: dense ~3.1 s, sparse ~5.5 n live (~10 n with default malloc), sdpa
+    ~5.2 n. On top come the inputs (4 n) and the interpreter with torch.
+    """
+    n, s = B * H * L * D * 4, B * H * L * L * 4
+    step = {"dense": 4 * s + 8 * n, "sparse": 12 * n, "sdpa": 8 * n}[method]
+    return step + 4 * n + GiB // 2
+
+
+def run_worker(mode, method, L, args) -> dict:
+    """Run one configuration in a fresh subprocess; {"error": ...} on failure."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", mode, method]
+    cmd += [str(L), str(args.repeats), str(args.threads)]
+    env = dict(os.environ)
+    if mode == "memory":
+        env["MALLOC_MMAP_THRESHOLD_"] = str(64 * 1024)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    try:
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": f"failed ({mode} run, exit code {proc.returncode}: {last})"}
+
+
+def measure(method: str, L: int, args) -> dict:
+    need, avail = estimate_bytes(method, L), kib("/proc/meminfo", "MemAvailable") * 1024
+    if need > 0.8 * avail:
+        return {"error": f"skipped (needs ~{need / GiB:.0f} GiB)"}
+    result = {}
+    for mode in ("time", "memory"):
+        result.update(run_worker(mode, method, L, args))
+        if "error" in result:
+            return result
+    return result
+
+
+def ratio(a: dict | None, b: dict | None, key: str) -> str:
+    if not a or not b or key not in a or key not in b:
+        return "–"
+    return f"{a[key] / b[key]:.1f}x"
+
+
+def tables(results: dict) -> tuple[list, list]:
+    """Rows of the main table and of the ratio table."""
+    main, ratios = [], []
+    for (L, method), r in results.items():
+        if "error" in r:
+            main.append([L, method, r["error"], "", "", ""])
+        else:
+            main.append(
+                [
+                    L,
+                    method,
+                    f"{r['time_s']:.3f}",
+                    r["runs"],
+                    f"{r['peak_mib']:.0f}",
+                    f"{r['default_peak_mib']:.0f}",
+                ]
+            )
+    for L in dict.fromkeys(L for L, _ in results):
+        sp, de, sd = (results.get((L, m)) for m in METHODS)
+        ratios.append(
+            [
+                L,
+                ratio(sd, sp, "time_s"),
+                ratio(de, sp, "peak_mib"),
+                ratio(sd, sp, "peak_mib"),
+            ]
+        )
+    return main, ratios
+
+
+MAIN_HEAD = ["L", "method", "time (s)", "runs", "peak MiB", "peak MiB, default malloc"]
+RATIO_HEAD = ["L", "sdpa/sparse time", "dense/sparse peak", "sdpa/sparse peak"]
+
+
+def markdown_table(head: list, rows: list) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def cpu_seconds() -> float:
+    """Busy CPU-seconds of the whole machine minus those of this run (so far).
+
+    The difference between two calls is what other work took from the CPUs in
+    between, the source of noise in the timings.
+    """
+    with open("/proc/stat") as f:
+        user, nice, system, _, _, irq, softirq, steal = f.readline().split()[1:9]
+    busy = sum(map(int, (user, nice, system, irq, softirq, steal)))
+    return busy / os.sysconf("SC_CLK_TCK") - sum(os.times()[:4])
+
+
+def write_markdown(path: str, results: dict, args, elapsed: float, noise: str):
+    main, ratios = tables(results)
+    command = "python benchmarks/attention.py " + shlex.join(sys.argv[1:])
+    try:
+        cpu = proc_field("/proc/cpuinfo", "model name")
+    except RuntimeError:
+        cpu = platform.processor()
+    mem_total = kib("/proc/meminfo", "MemTotal") / 2**20
+    page = f"""# Attention benchmark: sparse vs dense mask vs SDPA
+
+Produced by `benchmarks/attention.py` (its docstring has the details) with
+
+```bash
+{command.strip()}
+```
+
+Forward + backward of causal attention, q, k, v of shape (B, H, L, D) =
+({B}, {H}, L, {D}), float32, CPU. `sparse` is `sparse_attention` with the
+LogSparse pattern, `dense` is `dense_reference_attention` with the same pattern
+(a dense L x L masked score matrix, as public LogSparse implementations do),
+`sdpa` is torch's `scaled_dot_product_attention(is_causal=True)`.
+
+* **time**: best of `runs` timed steps after one warm-up step, each
+  configuration in a fresh subprocess (up to `--repeats` steps, fewer once they
+  have taken {TIME_BUDGET_S:.0f} s).
+* **peak MiB**: resident memory the step adds to its inputs (VmHWM after the
+  step minus VmRSS before it, peak reset through `/proc/self/clear_refs`),
+  including the output and the gradients of q, k and v, in a separate fresh
+  subprocess with `MALLOC_MMAP_THRESHOLD_=65536` so that the resident set
+  follows the live tensors.
+* **peak MiB, default malloc**: the same figure for the warm-up step of the
+  timing run, with glibc's default allocator settings: blocks below its dynamic
+  mmap threshold (which grows up to 32 MiB) come from the heap, whose freed
+  memory stays resident, so this includes the heap's slack and fragmentation.
+* Configurations whose estimated memory exceeds 80 % of the available memory
+  are skipped before they start.
+
+## Results
+
+{markdown_table(MAIN_HEAD, main)}
+
+Ratios (time: speed-up of sparse over SDPA; peak: memory relative to sparse):
+
+{markdown_table(RATIO_HEAD, ratios)}
+
+## Machine
+
+* CPU: {cpu}, {os.cpu_count()} logical cores, `torch.set_num_threads({args.threads})`
+* memory: {mem_total:.1f} GiB
+* torch {importlib.metadata.version("torch")}, Python {platform.python_version()},
+  {platform.system()} {platform.release()}
+* date: {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}
+* whole run: {elapsed / 60:.1f} min; {noise}
+"""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(page)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--lengths", type=int, nargs="+", default=list(LENGTHS))
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=METHODS)
+    parser.add_argument("--repeats", type=int, default=5, help="max timed steps")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--markdown", metavar="PATH", help="write a markdown page")
+    args = parser.parse_args()
+
+    start, other = time.perf_counter(), cpu_seconds()
+    print(f"B={B} H={H} D={D} float32, {args.threads} threads")
+    fmt = "{:>6}  {:<7} {:>9} {:>5} {:>9} {:>9}"
+    print(fmt.format("L", "method", "time (s)", "runs", "peak MiB", "default"))
+    results = {}
+    for L in args.lengths:
+        for method in args.methods:
+            r = results[L, method] = measure(method, L, args)
+            if "error" in r:
+                print(f"{L:>6}  {method:<7} {r['error']}", flush=True)
+            else:
+                row = tables({(L, method): r})[0][0]
+                print(fmt.format(*row), flush=True)
+    elapsed, other = time.perf_counter() - start, cpu_seconds() - other
+    noise = (
+        f"other processes used {other:.0f} of the {elapsed * os.cpu_count():.0f} "
+        f"CPU-seconds available during the run ({other / elapsed:.2f} cores on "
+        "average), a source of noise in the times"
+    )
+
+    print()
+    print("{:>6}  {:>17} {:>18} {:>17}".format(*RATIO_HEAD))
+    for row in tables(results)[1]:
+        print("{:>6}  {:>17} {:>18} {:>17}".format(*row))
+    print(f"\nwhole run: {elapsed:.0f} s; {noise}")
+    if args.markdown:
+        write_markdown(args.markdown, results, args, elapsed, noise)
+        print(f"wrote {args.markdown}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        mode, method, L, repeats, threads = sys.argv[2:7]
+        print(json.dumps(worker(mode, method, int(L), int(repeats), int(threads))))
+    else:
+        main()
