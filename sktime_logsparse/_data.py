@@ -122,8 +122,10 @@ def covariates(
 def assemble(
     frames: list[pd.DataFrame], keys: list[tuple], level_names: list
 ) -> pd.DataFrame:
-    """Stack per-instance frames back into ``y``'s container type."""
+    """Stack per-instance frames into ``y``'s container type, index sorted.
+
+    sktime's metrics require a monotonic (lexsorted) index on panels.
+    """
     if not level_names:
         return frames[0]
-    out = pd.concat(frames, keys=keys, names=level_names)
-    return out
+    return pd.concat(frames, keys=keys, names=level_names).sort_index()

@@ -152,12 +152,18 @@ class GlobalModel:
         series_id: np.ndarray,
         horizon: int,
         num_samples: int,
-        seed: int,
+        seeds: np.ndarray,
     ) -> np.ndarray:
-        """Sample paths ``(S, num_samples, horizon)`` (see :func:`sample_paths`)."""
+        """Sample paths ``(S, num_samples, horizon)`` (see :func:`sample_paths`).
+
+        ``seeds`` holds one seed per series: a series' paths depend on its seed
+        only, not on the other series sampled with it.
+        """
         dev = self.device
-        with isolated_rng(seed, dev):
-            generator = torch.Generator(device=dev).manual_seed(seed)
+        with isolated_rng(int(seeds[0]) if len(seeds) else 0, dev):
+            generators = [
+                torch.Generator(device=dev).manual_seed(int(s)) for s in seeds
+            ]
             paths = sample_paths(
                 self.network.eval(),
                 torch.as_tensor(context, dtype=torch.float32, device=dev),
@@ -168,6 +174,6 @@ class GlobalModel:
                 self.context_length,
                 self.prediction_length,
                 self.scaling,
-                generator,
+                generators,
             )
         return paths.cpu().numpy().astype(np.float64)

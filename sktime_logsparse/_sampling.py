@@ -1,4 +1,4 @@
-"""Ancestral sampling of sample paths.
+"""Ancestral sampling of sample paths with cached incremental decoding.
 
 Each path feeds its own sampled value back as the next input (the authors'
 evaluation code feeds back the mean instead, which makes the quantiles those of
@@ -8,15 +8,21 @@ The forecast is decoded in chunks of ``prediction_length`` steps, each in a
 window laid out exactly like a training window: ``context_length`` conditioning
 targets (observed history, then earlier samples) followed by the prediction
 range. So a horizon longer than the training horizon never takes the network to
-positions or conditioning it was not trained on. This version re-encodes the
-window at every step.
+positions or conditioning it was not trained on. A chunk starts with one
+``prefill`` of its conditioning range, which fills per-layer caches (layer
+inputs for the causal convolution, keys and values); each further step then
+costs one position: every layer reads only the K cached positions of its
+pattern row.
+
+Paths of one series draw from that series' own generator, so they do not
+depend on which other series are predicted with it.
 """
 
 from __future__ import annotations
 
 import torch
 
-from ._windows import build_window
+from ._windows import build_window, forward_fill
 
 
 @torch.no_grad()
@@ -30,14 +36,15 @@ def sample_paths(
     context_length: int,
     prediction_length: int,
     scaling: bool = True,
-    generator: torch.Generator | None = None,
-    max_batch: int = 4096,
+    generators: list[torch.Generator] | None = None,
+    max_batch: int = 8192,
 ) -> torch.Tensor:
     """Draw sample paths for several series.
 
     Parameters
     ----------
     network : LogSparseTransformer
+        In eval mode.
     context : torch.Tensor
         shape: ``(S, context_length + 1)``; the last values of each series,
         NaN where missing or before the series start.
@@ -53,10 +60,10 @@ def sample_paths(
     context_length, prediction_length : int
         The training window layout.
     scaling : bool, default=True
-    generator : torch.Generator, optional
-        Source of randomness (on the network's device).
-    max_batch : int, default=4096
-        Paths decoded at once.
+    generators : list of torch.Generator, optional
+        One per series (on the network's device); the global RNG if omitted.
+    max_batch : int, default=8192
+        Paths decoded at once (whole series are never split).
 
     Returns
     -------
@@ -64,24 +71,63 @@ def sample_paths(
         shape: ``(S, num_samples, horizon)``.
     """
     S = context.shape[0]
-    C, P = context_length, prediction_length
-    paths = context.repeat_interleave(num_samples, 0)
-    cov = covariates.repeat_interleave(num_samples, 0)
-    ids = None if series_id is None else series_id.repeat_interleave(num_samples, 0)
+    per_batch = max(1, max_batch // num_samples)
     out = []
-    for rows in torch.arange(paths.shape[0], device=paths.device).split(max_batch):
-        traj = torch.cat(
-            [paths[rows], paths.new_full((len(rows), horizon), float("nan"))], dim=1
+    for lo in range(0, S, per_batch):
+        rows = slice(lo, min(S, lo + per_batch))
+        out.append(
+            _sample_group(
+                network,
+                context[rows],
+                covariates[rows],
+                None if series_id is None else series_id[rows],
+                horizon,
+                num_samples,
+                context_length,
+                prediction_length,
+                scaling,
+                None if generators is None else generators[rows],
+            )
         )
-        for t in range(horizon):
-            k, i = divmod(t, P)
-            a = k * P
-            window = build_window(
-                traj[:, a : a + C + i + 2], cov[rows, a : a + C + i + 1], C, scaling
-            )
-            params = network(window.x, None if ids is None else ids[rows])[:, -1]
-            traj[:, C + 1 + t] = network.likelihood.sample(
-                params, window.scale, generator
-            )
-        out.append(traj[:, C + 1 :])
-    return torch.cat(out).reshape(S, num_samples, horizon)
+    return torch.cat(out)
+
+
+def _sample_group(
+    network, context, covariates, series_id, horizon, n, C, P, scaling, generators
+):
+    S = context.shape[0]
+    traj = torch.cat([context, context.new_full((S, horizon), float("nan"))], dim=1)
+    cov = covariates.repeat_interleave(n, 0)
+    ids = None if series_id is None else series_id.repeat_interleave(n, 0)
+    likelihood = network.likelihood
+    for a in range(0, horizon, P):  # one chunk: the window starting at step a
+        steps = min(P, horizon - a)
+        if a == 0:  # the conditioning range is the observed history: share it
+            cond = build_window(traj[:, : C + 1], covariates[:, :C], C, scaling)
+            _, caches = network.prefill(cond.x, series_id, group=n, steps=steps)
+            traj = traj.repeat_interleave(n, 0)  # (S * n, C + 1 + horizon)
+            scale = cond.scale.repeat_interleave(n, 0)
+        else:  # later chunks condition on each path's own samples
+            cond = build_window(traj[:, a : a + C + 1], cov[:, a : a + C], C, scaling)
+            _, caches = network.prefill(cond.x, ids, steps=steps)
+            scale = cond.scale
+        last = forward_fill(traj[:, a : a + C + 1])[:, -1]  # lag of position C
+        observed = (~torch.isnan(traj[:, a + C])).to(traj.dtype)
+        for i in range(steps):
+            lag = torch.stack([last / scale, observed], dim=-1)
+            x = torch.cat([lag, cov[:, a + C + i]], dim=-1).unsqueeze(1)
+            params = network.step(x, ids, C + i, caches)[:, 0]
+            if generators is None:
+                value = likelihood.sample(params, scale)
+            else:
+                value = torch.cat(
+                    [
+                        likelihood.sample(params[j * n : (j + 1) * n], s, g)
+                        for j, (s, g) in enumerate(
+                            zip(scale.split(n), generators, strict=True)
+                        )
+                    ]
+                )
+            traj[:, a + C + 1 + i] = value
+            last, observed = value, torch.ones_like(observed)
+    return traj[:, C + 1 :].reshape(S, n, horizon)

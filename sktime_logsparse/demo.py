@@ -26,7 +26,7 @@ def _scores(y_test, y_train, point, quantiles) -> dict:
     from sktime.performance_metrics.forecasting.probabilistic import PinballLoss
 
     mase = MeanAbsoluteScaledError(sp=24, multilevel="uniform_average")
-    pinball = PinballLoss(alpha=ALPHAS, multilevel="uniform_average")
+    pinball = PinballLoss(alpha=ALPHAS)
     return {
         "MASE": float(mase(y_test, point, y_train=y_train)),
         "pinball": float(pinball(y_test, quantiles)),
@@ -78,6 +78,8 @@ def main(argv: list[str] | None = None) -> dict:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     y_train, y_test = load_m4_hourly_split(series=args.series)
+    # sktime's probabilistic metrics want lexsorted panels
+    y_train, y_test = y_train.sort_index(), y_test.sort_index()
     fh = np.arange(1, HORIZON + 1)
     forecaster = LogSparseTransformerForecaster(
         context_length=168,

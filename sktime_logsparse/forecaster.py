@@ -7,6 +7,7 @@ arrays.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import numbers
 
@@ -417,18 +418,19 @@ class LogSparseTransformerForecaster(BaseForecaster):
     # -------------------------------------------------------------- predict
 
     def _predict(self, fh, X=None):
-        paths, index = self._sample_paths(fh, X)
+        paths, indexes = self._sample_paths(fh, X)
+        columns = self._get_varnames()
         frames = [
-            pd.DataFrame(p.mean(axis=1).T, index=index, columns=self._get_varnames())
-            for p in paths
+            pd.DataFrame(p.mean(axis=1).T, index=index, columns=columns)
+            for p, index in zip(paths, indexes, strict=True)
         ]
         return self._assemble(frames)
 
     def _predict_quantiles(self, fh, X, alpha):
-        paths, index = self._sample_paths(fh, X)
+        paths, indexes = self._sample_paths(fh, X)
         columns = self._get_columns(method="predict_quantiles", alpha=alpha)
         frames = []
-        for p in paths:
+        for p, index in zip(paths, indexes, strict=True):
             q = np.quantile(p, alpha, axis=1)  # (alpha, columns, steps)
             q = q.transpose(2, 1, 0).reshape(len(index), -1)
             frames.append(pd.DataFrame(q, index=index, columns=columns))
@@ -443,16 +445,33 @@ class LogSparseTransformerForecaster(BaseForecaster):
         return assemble(frames, keys, self._level_names)
 
     def _sample_paths(self, fh, X):
-        """Sample paths at ``fh``: per instance ``(columns, samples, len(fh))``."""
+        """Sample paths at ``fh``.
+
+        Returns per instance the paths ``(columns, samples, len(fh))`` and
+        their time index. A relative ``fh`` counts from each instance's own
+        last point (as sktime's per-series forecasters do when a panel's series
+        end at different times); an absolute ``fh`` names the same time points
+        for every instance.
+        """
         axis, C = self.time_axis_, self.context_length_
-        if fh.freq is None and axis.kind != "integer":
-            # sktime finds no frequency on the cutoff of unequal-length panels
-            fh = ForecastingHorizon(fh.to_pandas(), fh.is_relative, freq=axis.freq)
-        index = fh.to_absolute_index(self.cutoff)
-        steps = [
-            np.array([axis.steps_between(inst.index[-1], t) for t in index])
-            for inst in self._instances
-        ]
+        relative = fh.to_pandas() if fh.is_relative else None
+        if relative is not None and pd.api.types.is_integer_dtype(relative):
+            rel = np.asarray(relative, dtype=np.int64)
+            steps = [rel] * len(self._instances)
+            indexes = [
+                axis.future(inst.index[-1], int(rel.max()))[rel - 1]
+                for inst in self._instances
+            ]
+        else:
+            if fh.freq is None and axis.kind != "integer":
+                # sktime finds no frequency on the cutoff of unequal-length panels
+                fh = ForecastingHorizon(fh.to_pandas(), fh.is_relative, freq=axis.freq)
+            index = fh.to_absolute_index(self.cutoff)
+            steps = [
+                np.array([axis.steps_between(inst.index[-1], t) for t in index])
+                for inst in self._instances
+            ]
+            indexes = [index] * len(self._instances)
         if min(s.min() for s in steps) < 1:
             raise ValueError(
                 "fh must lie after the end of every series (out-of-sample)"
@@ -485,14 +504,14 @@ class LogSparseTransformerForecaster(BaseForecaster):
             self._ids,
             H,
             self.num_samples,
-            self._predict_seed,
+            self._series_seeds(),
         )
         paths, s = [], 0
         for inst, step in zip(self._instances, steps, strict=True):
             n = inst.values.shape[1]
             paths.append(samples[s : s + n][:, :, step - 1])
             s += n
-        return paths, index
+        return paths, indexes
 
     def _future_exog(self, inst, future, X, steps):
         """Exogenous rows ``(H, n_x)`` of the forecast steps (unstandardised).
@@ -528,6 +547,17 @@ class LogSparseTransformerForecaster(BaseForecaster):
         return values[np.maximum.accumulate(known)]
 
     # -------------------------------------------------------------- helpers
+
+    def _series_seeds(self) -> np.ndarray:
+        """One sampling seed per series, from the model's seed and the series key.
+
+        A series gets the same paths whether it is predicted alone or in a panel.
+        """
+        keys = self._series_keys(self._instances, self._get_varnames())
+        return np.array(
+            [_stable_hash((self._predict_seed, repr(key))) for key in keys],
+            dtype=np.int64,
+        )
 
     def _device(self):
         return resolve_device(self.device)
@@ -626,6 +656,12 @@ class LogSparseTransformerForecaster(BaseForecaster):
                 "device": "cpu",
             },
         ]
+
+
+def _stable_hash(obj) -> int:
+    """A 63-bit hash of ``repr(obj)`` that is the same in every process."""
+    digest = hashlib.blake2b(repr(obj).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
 
 
 def _check_int(obj, name: str, low: int, optional: bool = False) -> None:

@@ -176,6 +176,71 @@ def dense_reference_attention(
     return torch.softmax(scores, dim=-1) @ v
 
 
+class KVCache:
+    """Decoding state of one attention layer.
+
+    A *prefix* of ``start`` positions is encoded once by :meth:`fill` (a
+    prefill over ``S`` sequences); decoding then runs on ``S * group`` rows,
+    ``group`` consecutive rows sharing one prefix (e.g. sample paths of one
+    series), so the prefix keys and values are stored once, not per row. Each
+    row keeps the keys and values of its own decoded positions and its last
+    ``kernel_size - 1`` layer inputs, which the causal convolution of the next
+    query and key needs.
+    """
+
+    def fill(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kernel_size: int):
+        """Store a prefill: inputs ``(S, L, C)``, keys and values ``(S, H, L, D)``."""
+        self.start, self.group = x.shape[1], 1
+        self.prefix_k, self.prefix_v = k, v
+        left = x[:, max(0, x.shape[1] - (kernel_size - 1)) :]
+        self.left = F.pad(left, (0, 0, kernel_size - 1 - left.shape[1], 0))
+        self.k = self.v = k[:, :, :0]
+
+    def expand(self, group: int, steps: int) -> None:
+        """Prepare ``group`` decoding rows per prefix row, for ``steps`` steps."""
+        self.group = group
+        self.left = self.left.repeat_interleave(group, 0)
+        S, H, _, D = self.prefix_k.shape
+        self.k = self.prefix_k.new_zeros(S * group, H, steps, D)
+        self.v = self.prefix_v.new_zeros(S * group, H, steps, D)
+
+    def append(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, position: int):
+        """Record ``position``: input ``(B, 1, C)``, key, value ``(B, H, 1, D)``."""
+        if self.left.shape[1]:  # keep the last kernel_size - 1 inputs
+            self.left = torch.cat([self.left[:, 1:], x], dim=1)
+        self.k[:, :, position - self.start] = k[:, :, 0]
+        self.v[:, :, position - self.start] = v[:, :, 0]
+
+    def attend(self, q: torch.Tensor, pattern: AttentionPattern, position: int):
+        """Attention of decoded ``position`` (query ``(B, H, 1, D)``) over its row.
+
+        Reads only the K positions of the pattern row: O(B*H*K*D).
+        """
+        if pattern.is_full:
+            idx = torch.arange(position + 1)
+        else:
+            pos = torch.tensor([position])
+            idx = (pos - pattern.offsets)[pattern.valid_for(pos)[0]]
+        own = (idx[idx >= self.start] - self.start).to(q.device)
+        pre = idx[idx < self.start].to(q.device)
+        B, H, _, D = q.shape
+        S, g = B // self.group, self.group
+        qg = q.view(S, g, H, D)
+        pk, pv = self.prefix_k[:, :, pre], self.prefix_v[:, :, pre]  # (S, H, Kp, D)
+        ok, ov = self.k[:, :, own], self.v[:, :, own]  # (B, H, Ko, D)
+        scores = torch.cat(
+            [
+                torch.einsum("sghd,shkd->sghk", qg, pk).reshape(B, H, -1),
+                (ok @ q.transpose(-1, -2)).squeeze(-1),
+            ],
+            dim=-1,
+        ) / math.sqrt(D)
+        w = torch.softmax(scores, dim=-1)
+        wp, wo = w[..., : len(pre)], w[..., len(pre) :]
+        out = torch.einsum("sghk,shkd->sghd", wp.view(S, g, H, -1), pv).reshape(B, H, D)
+        return out.unsqueeze(-2) + wo.unsqueeze(-2) @ ov  # (B, H, 1, D)
+
+
 class ConvSelfAttention(nn.Module):
     """Multi-head convolutional self-attention (Li et al., 2019, Sec. 3.2).
 
@@ -256,8 +321,46 @@ class ConvSelfAttention(nn.Module):
         y = y.transpose(1, 2).reshape(B, L, H * D)
         return self.resid_dropout(self.proj(y))
 
-    def forward(self, x: torch.Tensor, pattern: AttentionPattern) -> torch.Tensor:
-        """Attend over the whole sequence ``x`` of shape ``(B, L, C)``."""
+    def forward(
+        self,
+        x: torch.Tensor,
+        pattern: AttentionPattern,
+        cache: KVCache | None = None,
+    ) -> torch.Tensor:
+        """Attend over the whole sequence ``x`` of shape ``(B, L, C)``.
+
+        With ``cache``, it is filled with this prefix for later :meth:`step`.
+        """
         q, k, v = self.project(x)
+        if cache is not None:
+            cache.fill(x, k, v, self.kernel_size)
         p = self.dropout if self.training else 0.0
         return self.merge(sparse_attention(q, k, v, pattern, dropout_p=p))
+
+    def step(
+        self,
+        x: torch.Tensor,
+        pattern: AttentionPattern,
+        position: int,
+        cache: KVCache,
+    ) -> torch.Tensor:
+        """Output of one new position from the cache (eval mode, no dropout).
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            shape: ``(B, 1, C)``, the layer input at ``position``.
+        pattern : AttentionPattern
+        position : int
+            Index of the new step; the positions before it are in ``cache``.
+        cache : KVCache
+            Updated in place with this step.
+
+        Returns
+        -------
+        torch.Tensor
+            shape: ``(B, 1, C)``.
+        """
+        q, k, v = self.project(x, left=cache.left)
+        cache.append(x, k, v, position)
+        return self.merge(cache.attend(q, pattern, position))

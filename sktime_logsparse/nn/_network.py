@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ._attention import ConvSelfAttention
+from ._attention import ConvSelfAttention, KVCache
 from ._likelihoods import LIKELIHOODS, get_likelihood
 from ._pattern import KINDS, AttentionPattern, make_pattern
 
@@ -122,8 +122,15 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(config.d_model)
         self.mlp = MLP(config)
 
-    def forward(self, x: torch.Tensor, pattern: AttentionPattern) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x), pattern)
+    def forward(
+        self, x: torch.Tensor, pattern: AttentionPattern, cache: KVCache | None = None
+    ) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x), pattern, cache)
+        return x + self.mlp(self.ln_2(x))
+
+    def step(self, x, pattern: AttentionPattern, position: int, cache: KVCache):
+        """One new position ``(B, 1, C)`` from the cache."""
+        x = x + self.attn.step(self.ln_1(x), pattern, position, cache)
         return x + self.mlp(self.ln_2(x))
 
 
@@ -184,7 +191,12 @@ class LogSparseTransformer(nn.Module):
         state["_patterns"] = {}  # a cache: cheap to rebuild, not worth pickling
         return state
 
-    def embed(self, x: torch.Tensor, series_id: torch.Tensor | None = None):
+    def embed(
+        self,
+        x: torch.Tensor,
+        series_id: torch.Tensor | None = None,
+        start: int = 0,
+    ):
         """Input projection plus position (and series-id) embeddings.
 
         Parameters
@@ -194,6 +206,8 @@ class LogSparseTransformer(nn.Module):
         series_id : torch.Tensor, optional
             shape: ``(B,)``, long ids in ``[0, n_series)``, or -1 for a series
             without an embedding (its id embedding is then zero).
+        start : int, default=0
+            Position of the first step of ``x`` (for incremental decoding).
 
         Returns
         -------
@@ -204,9 +218,12 @@ class LogSparseTransformer(nn.Module):
         c = self.config
         if n != c.n_inputs:
             raise ValueError(f"x has {n} features per step, expected {c.n_inputs}")
-        if L > c.max_length:
-            raise ValueError(f"sequence length {L} exceeds max_length {c.max_length}")
-        h = self.input_proj(x) + self.pos_emb(torch.arange(L, device=x.device))
+        if start + L > c.max_length:
+            raise ValueError(
+                f"sequence length {start + L} exceeds max_length {c.max_length}"
+            )
+        positions = torch.arange(start, start + L, device=x.device)
+        h = self.input_proj(x) + self.pos_emb(positions)
         if self.series_emb is not None and series_id is not None:
             # id -1 is "unknown series" (new at fit, or dropped in training)
             known = (series_id >= 0).unsqueeze(-1).to(h.dtype)
@@ -235,6 +252,77 @@ class LogSparseTransformer(nn.Module):
         pattern = self.pattern(x.shape[1])
         for block in self.blocks:
             h = block(h, pattern)
+        return self.likelihood.domain_map(self.head(self.ln_f(h)))
+
+    def prefill(
+        self,
+        x: torch.Tensor,
+        series_id: torch.Tensor | None = None,
+        group: int = 1,
+        steps: int | None = None,
+    ) -> tuple[torch.Tensor, list[KVCache]]:
+        """:meth:`forward` over a prefix, returning decoding caches as well.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            shape: ``(S, L, n_inputs)``, positions ``0 .. L - 1``.
+        series_id : torch.Tensor or None
+            shape: ``(S,)``.
+        group : int, default=1
+            Decoding rows per prefix row: :meth:`step` then takes ``S * group``
+            rows, consecutive groups of ``group`` continuing one prefix.
+        steps : int, optional
+            Positions to decode; default up to ``max_length``.
+
+        Returns
+        -------
+        params : torch.Tensor
+            shape: ``(S, L, likelihood.args_dim)``.
+        caches : list of KVCache
+            One per layer, for :meth:`step`.
+        """
+        L = x.shape[1]
+        caches = [KVCache() for _ in self.blocks]
+        h = self.embed(x, series_id)
+        for block, cache in zip(self.blocks, caches, strict=True):
+            h = block(h, self.pattern(L), cache)
+        for cache in caches:
+            cache.expand(group, self.config.max_length - L if steps is None else steps)
+        return self.likelihood.domain_map(self.head(self.ln_f(h))), caches
+
+    def step(
+        self,
+        x: torch.Tensor,
+        series_id: torch.Tensor | None,
+        position: int,
+        caches: list[KVCache],
+    ) -> torch.Tensor:
+        """Distribution parameters of one new position, from the caches.
+
+        Equals ``forward`` of the whole sequence at ``position`` (in eval mode)
+        at the cost of one position: each layer reads the K cached keys and
+        values of its pattern row.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            shape: ``(B, 1, n_inputs)``, the input at ``position``.
+        series_id : torch.Tensor or None
+        position : int
+            ``0 .. position - 1`` were decoded (prefill or earlier steps).
+        caches : list of KVCache
+            Updated in place.
+
+        Returns
+        -------
+        torch.Tensor
+            shape: ``(B, 1, likelihood.args_dim)``.
+        """
+        h = self.embed(x, series_id, start=position)
+        pattern = self.pattern(self.config.max_length)
+        for block, cache in zip(self.blocks, caches, strict=True):
+            h = block.step(h, pattern, position, cache)
         return self.likelihood.domain_map(self.head(self.ln_f(h)))
 
     def num_parameters(self) -> int:
