@@ -81,6 +81,8 @@ class GlobalModel:
         Window layout used in training and sampling.
     scaling : bool
         Mean scaling of each window.
+    lags : tuple of int
+        Lagged targets in the input besides the previous one.
     device : torch.device
     seed : int
         Seed of the weight initialisation.
@@ -92,6 +94,7 @@ class GlobalModel:
         context_length: int,
         prediction_length: int,
         scaling: bool,
+        lags: tuple[int, ...],
         device: torch.device,
         seed: int,
     ):
@@ -99,6 +102,7 @@ class GlobalModel:
         self.context_length = context_length
         self.prediction_length = prediction_length
         self.scaling = scaling
+        self.lags = tuple(lags)
         self.device = device
         with isolated_rng(seed, device):
             self.network = LogSparseTransformer(config).to(device).eval()
@@ -137,10 +141,12 @@ class GlobalModel:
             context_length=self.context_length,
             prediction_length=self.prediction_length,
             scaling=self.scaling,
+            lags=self.lags,
             **settings,
         )
         W = self.context_length + self.prediction_length
-        data = SeriesTensors.from_arrays(values, covariates, series_id, pad=W)
+        pad = W + settings.lead
+        data = SeriesTensors.from_arrays(values, covariates, series_id, pad=pad)
         with isolated_rng(seed, self.device):
             generator = torch.Generator().manual_seed(seed)
             return train(self.network, data.to(self.device), settings, generator)
@@ -174,6 +180,7 @@ class GlobalModel:
                 self.context_length,
                 self.prediction_length,
                 self.scaling,
+                self.lags,
                 generators,
             )
         return paths.cpu().numpy().astype(np.float64)

@@ -36,6 +36,7 @@ def sample_paths(
     context_length: int,
     prediction_length: int,
     scaling: bool = True,
+    lags: tuple[int, ...] = (),
     generators: list[torch.Generator] | None = None,
     max_batch: int = 8192,
 ) -> torch.Tensor:
@@ -46,8 +47,8 @@ def sample_paths(
     network : LogSparseTransformer
         In eval mode.
     context : torch.Tensor
-        shape: ``(S, context_length + 1)``; the last values of each series,
-        NaN where missing or before the series start.
+        shape: ``(S, R + context_length)`` with ``R = max(1, *lags)``; the
+        last values of each series, NaN where missing or before its start.
     covariates : torch.Tensor
         shape: ``(S, context_length + horizon, C)``; covariates of the
         ``context_length`` conditioning targets, then of the forecast steps.
@@ -60,6 +61,8 @@ def sample_paths(
     context_length, prediction_length : int
         The training window layout.
     scaling : bool, default=True
+    lags : tuple of int, default=()
+        Further lagged targets in the input (as in training).
     generators : list of torch.Generator, optional
         One per series (on the network's device); the global RNG if omitted.
     max_batch : int, default=8192
@@ -86,6 +89,7 @@ def sample_paths(
                 context_length,
                 prediction_length,
                 scaling,
+                tuple(lags),
                 None if generators is None else generators[rows],
             )
         )
@@ -93,30 +97,39 @@ def sample_paths(
 
 
 def _sample_group(
-    network, context, covariates, series_id, horizon, n, C, P, scaling, generators
+    network, context, covariates, series_id, horizon, n, C, P, scaling, lags, generators
 ):
     S = context.shape[0]
+    R = context.shape[1] - C  # history before the first conditioning target
     traj = torch.cat([context, context.new_full((S, horizon), float("nan"))], dim=1)
     cov = covariates.repeat_interleave(n, 0)
     ids = None if series_id is None else series_id.repeat_interleave(n, 0)
     likelihood = network.likelihood
     for a in range(0, horizon, P):  # one chunk: the window starting at step a
         steps = min(P, horizon - a)
+        known = a + R + C  # traj[:, :known] is history or earlier samples
         if a == 0:  # the conditioning range is the observed history: share it
-            cond = build_window(traj[:, : C + 1], covariates[:, :C], C, scaling)
+            cond = build_window(
+                traj[:, :known], covariates[:, :C], C, scaling, lags=lags
+            )
             _, caches = network.prefill(cond.x, series_id, group=n, steps=steps)
-            traj = traj.repeat_interleave(n, 0)  # (S * n, C + 1 + horizon)
+            traj = traj.repeat_interleave(n, 0)  # (S * n, R + C + horizon)
             scale = cond.scale.repeat_interleave(n, 0)
         else:  # later chunks condition on each path's own samples
-            cond = build_window(traj[:, a : a + C + 1], cov[:, a : a + C], C, scaling)
+            cond = build_window(
+                traj[:, a:known], cov[:, a : a + C], C, scaling, lags=lags
+            )
             _, caches = network.prefill(cond.x, ids, steps=steps)
             scale = cond.scale
-        last = forward_fill(traj[:, a : a + C + 1])[:, -1]  # lag of position C
-        observed = (~torch.isnan(traj[:, a + C])).to(traj.dtype)
+        # inputs read forward-filled values; samples are never missing
+        filled = torch.cat([forward_fill(traj[:, :known]), traj[:, known:]], dim=1)
+        observed = (~torch.isnan(traj[:, known - 1])).to(traj.dtype)
         for i in range(steps):
-            lag = torch.stack([last / scale, observed], dim=-1)
-            x = torch.cat([lag, cov[:, a + C + i]], dim=-1).unsqueeze(1)
-            params = network.step(x, ids, C + i, caches)[:, 0]
+            t = known + i  # traj index of this step's target
+            values = [filled[:, t - 1] / scale, observed]
+            values += [filled[:, t - lag] / scale for lag in lags]
+            x = torch.cat([torch.stack(values, -1), cov[:, a + C + i]], -1)
+            params = network.step(x.unsqueeze(1), ids, C + i, caches)[:, 0]
             if generators is None:
                 value = likelihood.sample(params, scale)
             else:
@@ -128,6 +141,6 @@ def _sample_group(
                         )
                     ]
                 )
-            traj[:, a + C + 1 + i] = value
-            last, observed = value, torch.ones_like(observed)
-    return traj[:, C + 1 :].reshape(S, n, horizon)
+            traj[:, t] = filled[:, t] = value
+            observed = torch.ones_like(observed)
+    return traj[:, R + C :].reshape(S, n, horizon)

@@ -88,10 +88,13 @@ class SeriesTensors:
             self.pad,
         )
 
-    def windows(self, ends: torch.Tensor, length: int):
-        """Raw values ``(B, length + 1)`` and covariates ``(B, length, C)``."""
-        idx = ends.unsqueeze(1) + torch.arange(-length, 1, device=ends.device)
-        return self.z[idx], self.cov[idx[:, 1:]]
+    def windows(self, ends: torch.Tensor, length: int, lead: int = 1):
+        """Raw values ``(B, lead + length)`` and covariates ``(B, length, C)``.
+
+        The last ``length`` values are the window's targets, ending at ``ends``.
+        """
+        idx = ends.unsqueeze(1) + torch.arange(1 - length - lead, 1, device=ends.device)
+        return self.z[idx], self.cov[idx[:, lead:]]
 
 
 @dataclass
@@ -170,7 +173,13 @@ class TrainConfig:
     max_fit_seconds: float | None = None
     scaling: bool = True
     id_dropout: float = 0.1
+    lags: tuple[int, ...] = ()
     verbose: bool = False
+
+    @property
+    def lead(self) -> int:
+        """History a window needs before its first target."""
+        return max((1, *self.lags))
 
 
 @dataclass
@@ -200,10 +209,11 @@ def window_loss(
 
 
 def _batch(data, windows: WindowIndex, rows, config: TrainConfig):
-    raw, cov = data.windows(
-        windows.ends[rows], config.context_length + config.prediction_length
+    W = config.context_length + config.prediction_length
+    raw, cov = data.windows(windows.ends[rows], W, config.lead)
+    batch = build_window(
+        raw, cov, config.context_length, config.scaling, lags=config.lags
     )
-    batch = build_window(raw, cov, config.context_length, config.scaling)
     return batch, data.series_id[windows.series[rows]]
 
 

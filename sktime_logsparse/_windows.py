@@ -1,13 +1,13 @@
 """Model inputs for windows of a series: shared by training and sampling.
 
 A window of length ``W = context_length + prediction_length`` is described by
-``W + 1`` consecutive raw values ``raw`` (``raw[:, 0]`` is the value just before
-the window) and the covariates of its ``W`` steps. Step ``t`` of the network
-input is ``[lag / scale, lag observed, covariates_t]`` with ``lag = raw[:, t]``;
-its target is ``raw[:, t + 1]``. NaN marks a missing or padded value: it is
-forward-filled in the input, flagged by the indicator, and left out of the
-likelihood. The scale is ``1 + mean |z|`` over the observed targets of the
-conditioning range only.
+``R + W`` consecutive raw values ``raw``, whose last ``W`` are the window's
+targets and whose first ``R = max(1, *lags)`` are the history the inputs need,
+and by the covariates of its ``W`` steps. Step ``t`` of the network input is
+``[z_{t-1} / scale, z_{t-1} observed, z_{t-l} / scale for l in lags,
+covariates_t]``. NaN marks a missing or padded value: it is forward-filled in
+the input, flagged by the indicator, and left out of the likelihood. The scale
+is ``1 + mean |z|`` over the observed targets of the conditioning range only.
 """
 
 from __future__ import annotations
@@ -57,13 +57,15 @@ def build_window(
     context_length: int,
     scaling: bool = True,
     scale: torch.Tensor | None = None,
+    lags: tuple[int, ...] = (),
 ) -> WindowBatch:
     """Assemble the network input of windows.
 
     Parameters
     ----------
     raw : torch.Tensor
-        shape: ``(B, W + 1)``; NaN for missing or padded values.
+        shape: ``(B, R + W)`` with ``R >= max(1, *lags)``; NaN for missing or
+        padded values.
     covariates : torch.Tensor
         shape: ``(B, W, C)``; covariates of the ``W`` target steps.
     context_length : int
@@ -72,12 +74,16 @@ def build_window(
         Mean scaling; if False the scale is 1.
     scale : torch.Tensor, optional
         shape: ``(B,)``; use this scale instead of computing it.
+    lags : tuple of int, default=()
+        Further lagged targets in the input (e.g. one season back).
 
     Returns
     -------
     WindowBatch
     """
-    lag, target = raw[:, :-1], raw[:, 1:]
+    W = covariates.shape[1]
+    R = raw.shape[1] - W
+    lag, target = raw[:, R - 1 : -1], raw[:, R:]
     observed = ~torch.isnan(target)
     if scale is None:
         if scaling:
@@ -86,10 +92,9 @@ def build_window(
             )
         else:
             scale = torch.ones(raw.shape[0], dtype=raw.dtype, device=raw.device)
-    lag_observed = (~torch.isnan(lag)).to(raw.dtype)
-    lag_scaled = forward_fill(lag) / scale.unsqueeze(-1)
-    x = torch.cat(
-        [lag_scaled.unsqueeze(-1), lag_observed.unsqueeze(-1), covariates], dim=-1
-    )
+    filled = forward_fill(raw) / scale.unsqueeze(-1)
+    parts = [filled[:, R - 1 : -1], (~torch.isnan(lag)).to(raw.dtype)]
+    parts += [filled[:, R - lag_ : R - lag_ + W] for lag_ in lags]
+    x = torch.cat([torch.stack(parts, dim=-1), covariates], dim=-1)
     target = torch.where(observed, target, torch.zeros_like(target))
     return WindowBatch(x, target, observed, scale)

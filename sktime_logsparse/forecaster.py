@@ -79,6 +79,12 @@ class LogSparseTransformerForecaster(BaseForecaster):
         Dropout on embeddings, attention and residual branches.
     likelihood : str, default="gaussian"
         ``"gaussian"``, ``"student_t"`` or ``"negative_binomial"`` (counts).
+    lags : "auto", list of int or None, default="auto"
+        Lagged targets fed to each step besides ``z_{t-1}``, as DeepAR does.
+        "auto": one season back, and one week back for sub-daily data (24 and
+        168 for hourly data); None: only ``z_{t-1}``, as in the paper. With the
+        short training budgets of a CPU, seasonal lags give the network the
+        seasonal signal directly instead of through several attention hops.
     time_features : "auto" or None, default="auto"
         Calendar features derived from the index frequency; None for none.
     scaling : "mean" or None, default="mean"
@@ -185,6 +191,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
         sub_len=None,
         dropout=0.1,
         likelihood="gaussian",
+        lags="auto",
         time_features="auto",
         scaling="mean",
         max_epochs=50,
@@ -215,6 +222,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
         self.sub_len = sub_len
         self.dropout = dropout
         self.likelihood = likelihood
+        self.lags = lags
         self.time_features = time_features
         self.scaling = scaling
         self.max_epochs = max_epochs
@@ -310,6 +318,12 @@ class LogSparseTransformerForecaster(BaseForecaster):
             median = int(np.median([len(inst) for inst in instances]))
             C = max(1, min(7 * season if season > 1 else 4 * P, median - P))
         self.context_length_, self.prediction_length_ = C, P
+        if self.lags == "auto":
+            daily = "hour_of_day" in self.time_axis_.feature_names
+            lags = [season, 7 * season] if daily else [season]
+            self.lags_ = tuple(lag for lag in lags if lag > 1)
+        else:
+            self.lags_ = tuple(sorted(set(self.lags or ())))
         self.exog_scaler_ = None if X is None else ExogScaler.fit(X)
         return instances
 
@@ -355,11 +369,10 @@ class LogSparseTransformerForecaster(BaseForecaster):
         return [(inst.key, col) for inst in instances for col in columns]
 
     def _new_model(self, n_series: int) -> GlobalModel:
-        n_cov = self.time_axis_.n_calendar + 1  # calendar, age
-        if self.exog_scaler_ is not None:
-            n_cov += len(self.exog_scaler_.columns)
+        n_cov = self._n_covariates()
         config = LogSparseConfig(
-            n_inputs=2 + n_cov,  # scaled lag, observed indicator, covariates
+            # previous value, its observed flag, further lags, covariates
+            n_inputs=2 + len(self.lags_) + n_cov,
             d_model=self.d_model,
             n_heads=self.n_heads,
             n_layers=self.n_layers,
@@ -377,9 +390,15 @@ class LogSparseTransformerForecaster(BaseForecaster):
             self.context_length_,
             self.prediction_length_,
             self.scaling == "mean",
+            self.lags_,
             self._device(),
             self._seed("init"),
         )
+
+    def _n_covariates(self) -> int:
+        """Calendar features, age and exogenous columns."""
+        n_exog = 0 if self.exog_scaler_ is None else len(self.exog_scaler_.columns)
+        return self.time_axis_.n_calendar + 1 + n_exog
 
     def _covariates(self, inst: Instance, start: int = 0) -> np.ndarray:
         """Covariates ``(T - start, C)`` of an instance's points from ``start``."""
@@ -453,7 +472,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
         end at different times); an absolute ``fh`` names the same time points
         for every instance.
         """
-        axis, C = self.time_axis_, self.context_length_
+        axis, C, n_cov = self.time_axis_, self.context_length_, self._n_covariates()
         relative = fh.to_pandas() if fh.is_relative else None
         if relative is not None and pd.api.types.is_integer_dtype(relative):
             rel = np.asarray(relative, dtype=np.int64)
@@ -485,16 +504,17 @@ class LogSparseTransformerForecaster(BaseForecaster):
             n_pad = max(0, C - T)
             cov = np.concatenate(
                 [
-                    np.zeros((n_pad, self.model_.config.n_inputs - 2), np.float32),
+                    np.zeros((n_pad, n_cov), np.float32),
                     self._covariates(inst, start=max(0, T - C)),
                     covariates(
                         axis, future, np.arange(T, T + H), exog, self.exog_scaler_
                     ),
                 ]
             )
-            ctx = np.full((C + 1, inst.values.shape[1]), np.nan)
-            tail = inst.values[max(0, T - C - 1) :]
-            ctx[C + 1 - len(tail) :] = tail
+            R = max((1, *self.lags_))
+            ctx = np.full((R + C, inst.values.shape[1]), np.nan)
+            tail = inst.values[max(0, T - C - R) :]
+            ctx[R + C - len(tail) :] = tail
             for j in range(inst.values.shape[1]):
                 contexts.append(ctx[:, j])
                 covs.append(cov)
@@ -587,6 +607,18 @@ class LogSparseTransformerForecaster(BaseForecaster):
             raise ValueError(
                 f"d_model ({self.d_model}) must be divisible by n_heads "
                 f"({self.n_heads})"
+            )
+        if self.lags not in ("auto", None) and (
+            not isinstance(self.lags, (list, tuple))
+            or not all(
+                isinstance(lag, numbers.Integral)
+                and not isinstance(lag, bool)
+                and lag >= 1
+                for lag in self.lags
+            )
+        ):
+            raise ValueError(
+                f"lags must be 'auto', None or a list of ints >= 1, got {self.lags!r}"
             )
         _check_choice(self, "attention", KINDS)
         _check_choice(self, "likelihood", tuple(LIKELIHOODS))
