@@ -93,6 +93,23 @@ _FEATURES_BY_GRANULARITY: dict[str, tuple[str, ...]] = {
 }
 
 
+# length of the cycle of each feature (see ``min_cycles`` of ``from_index``)
+_CYCLES: dict[str, pd.Timedelta] = {
+    "minute_of_hour": pd.Timedelta(hours=1),
+    "hour_of_day": pd.Timedelta(days=1),
+    "day_of_week": pd.Timedelta(days=7),
+    "day_of_month": pd.Timedelta(days=31),
+    "day_of_year": pd.Timedelta(days=366),
+    "week_of_year": pd.Timedelta(days=366),
+    "month_of_year": pd.Timedelta(days=366),
+}
+
+
+def _covered(names: tuple[str, ...], span: pd.Timedelta, cycles: float):
+    """The features of ``names`` whose cycle ``span`` covers ``cycles`` times."""
+    return tuple(name for name in names if span >= cycles * _CYCLES[name])
+
+
 @functools.lru_cache(maxsize=256)
 def _nominal_duration(offset: pd.DateOffset) -> pd.Timedelta:
     """Mean length of one step of ``offset``.
@@ -319,7 +336,9 @@ class TimeAxis:
 
     # ------------------------------------------------------------------ build
     @classmethod
-    def from_index(cls, index: pd.Index, *, calendar: bool = True) -> TimeAxis:
+    def from_index(
+        cls, index: pd.Index, *, calendar: bool = True, min_cycles: float = 0
+    ) -> TimeAxis:
         """Time axis of a time index.
 
         The frequency is ``index.freq`` if set, else ``pd.infer_freq(index)``
@@ -339,6 +358,12 @@ class TimeAxis:
         calendar : bool, default=True
             Whether to use calendar features (chosen by the granularity of the
             frequency; never for an integer index).
+        min_cycles : float, default=0
+            Keep only the calendar features whose cycle (a day for
+            ``hour_of_day``, a month for ``day_of_month``, ...) the index spans
+            at least this many times. A model trained on one month of hourly
+            data would otherwise meet values of ``day_of_month`` in a forecast
+            that it never saw in training.
 
         Returns
         -------
@@ -359,12 +384,14 @@ class TimeAxis:
             _check_increasing(index)
             freq = _infer_datetime_freq(index)
             names = _FEATURES_BY_GRANULARITY[_granularity(freq)] if calendar else ()
+            names = _covered(names, index[-1] - index[0], min_cycles)
             return cls("datetime", freq, names, tz=index.tz, unit=index.unit)
         if isinstance(index, pd.PeriodIndex):
             _check_increasing(index)
             freq = index.freq
             names = _FEATURES_BY_GRANULARITY[_granularity(freq)] if calendar else ()
-            return cls("period", freq, names)
+            span = index[-1].start_time - index[0].start_time
+            return cls("period", freq, _covered(names, span, min_cycles))
         if pd.api.types.is_integer_dtype(index.dtype) and not (
             pd.api.types.is_bool_dtype(index.dtype)
         ):

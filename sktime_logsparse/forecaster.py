@@ -301,8 +301,9 @@ class LogSparseTransformerForecaster(BaseForecaster):
         """Choose time axis, window layout and covariates; return the instances."""
         raw = split_instances(y, X)
         longest = max((inst.index for inst in raw), key=len)
+        # calendar features only where the data span two of their cycles
         self.time_axis_ = TimeAxis.from_index(
-            longest, calendar=self.time_features == "auto"
+            longest, calendar=self.time_features == "auto", min_cycles=2
         )
         instances = [self._regularise(inst) for inst in raw]
         season = self.time_axis_.season_length

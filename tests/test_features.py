@@ -423,3 +423,15 @@ def test_age_feature():
 def test_docstring_examples():
     result = doctest.testmod(_features, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_min_cycles_keeps_features_the_data_cover():
+    # one month of hourly data (as M4 Hourly): day of month and of year would
+    # take values in a forecast that training never saw
+    month = pd.date_range("2015-07-01 12:00", periods=700, freq="h")
+    axis = TimeAxis.from_index(month, min_cycles=2)
+    assert axis.feature_names == ("hour_of_day", "day_of_week")
+    assert "day_of_month" in TimeAxis.from_index(month).feature_names
+    years = pd.period_range("2015-01", periods=30, freq="M")
+    assert TimeAxis.from_index(years, min_cycles=2).feature_names == ("month_of_year",)
+    assert TimeAxis.from_index(years[:20], min_cycles=2).feature_names == ()
