@@ -8,8 +8,6 @@ arrays.
 from __future__ import annotations
 
 import hashlib
-import math
-import numbers
 
 import numpy as np
 import pandas as pd
@@ -26,7 +24,8 @@ from ._data import (
 )
 from ._features import TimeAxis
 from ._model import GlobalModel, new_seed, resolve_device
-from .nn import KINDS, LIKELIHOODS, LogSparseConfig
+from ._validation import check_params
+from .nn import LogSparseConfig
 
 __all__ = ["LogSparseTransformerForecaster"]
 
@@ -593,53 +592,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
 
     def _check_params(self) -> None:
         """Validate the hyperparameters (at fit time, with clear messages)."""
-        _check_int(self, "context_length", 1, optional=True)
-        _check_int(self, "prediction_length", 1, optional=True)
-        for name in ("d_model", "n_heads", "n_layers", "kernel_size", "batch_size"):
-            _check_int(self, name, 1)
-        for name in ("max_epochs", "fine_tune_epochs", "update_epochs"):
-            _check_int(self, name, 0)
-        _check_int(self, "num_samples", 1)
-        _check_int(self, "windows_per_epoch", 1, optional=True)
-        _check_int(self, "early_stopping_patience", 0, optional=True)
-        _check_int(self, "local_window", 0, optional=True)
-        _check_int(self, "sub_len", 1, optional=True)
-        if self.d_model % self.n_heads:
-            raise ValueError(
-                f"d_model ({self.d_model}) must be divisible by n_heads "
-                f"({self.n_heads})"
-            )
-        if self.lags not in ("auto", None) and (
-            not isinstance(self.lags, (list, tuple))
-            or not all(
-                isinstance(lag, numbers.Integral)
-                and not isinstance(lag, bool)
-                and lag >= 1
-                for lag in self.lags
-            )
-        ):
-            raise ValueError(
-                f"lags must be 'auto', None or a list of ints >= 1, got {self.lags!r}"
-            )
-        _check_choice(self, "attention", KINDS)
-        _check_choice(self, "likelihood", tuple(LIKELIHOODS))
-        _check_choice(self, "time_features", ("auto", None))
-        _check_choice(self, "scaling", ("mean", None))
-        _check_choice(self, "window_sampling", ("uniform", "scale"))
-        _check_choice(self, "lr_schedule", (None, "cosine", "plateau"))
-        _check_float(self, "dropout", 0.0, 1.0, upper_open=True)
-        _check_float(self, "learning_rate", 0.0, math.inf, lower_open=True)
-        _check_float(self, "weight_decay", 0.0, math.inf)
-        if self.gradient_clip is not None:
-            _check_float(self, "gradient_clip", 0.0, math.inf, lower_open=True)
-        if self.max_fit_seconds is not None:
-            _check_float(self, "max_fit_seconds", 0.0, math.inf, lower_open=True)
-        if self.random_state is not None and not isinstance(
-            self.random_state, numbers.Integral
-        ):
-            raise TypeError(
-                f"random_state must be an int or None, got {self.random_state!r}"
-            )
+        check_params(self)
         self._device()
 
     # ---------------------------------------------------------- test params
@@ -695,33 +648,3 @@ def _stable_hash(obj) -> int:
     """A 63-bit hash of ``repr(obj)`` that is the same in every process."""
     digest = hashlib.blake2b(repr(obj).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") >> 1
-
-
-def _check_int(obj, name: str, low: int, optional: bool = False) -> None:
-    value = getattr(obj, name)
-    if value is None and optional:
-        return
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Integral)
-        or value < low
-    ):
-        expected = f"an int >= {low}" + (" or None" if optional else "")
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
-
-
-def _check_float(obj, name, low, high, lower_open=False, upper_open=False) -> None:
-    value = getattr(obj, name)
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    too_low = value <= low if lower_open else value < low
-    too_high = value >= high if upper_open else value > high
-    if too_low or too_high or math.isnan(value):
-        lo, hi = "(" if lower_open else "[", ")" if upper_open else "]"
-        raise ValueError(f"{name} must be in {lo}{low}, {high}{hi}, got {value!r}")
-
-
-def _check_choice(obj, name: str, choices: tuple) -> None:
-    value = getattr(obj, name)
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
