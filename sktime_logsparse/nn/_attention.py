@@ -1,15 +1,15 @@
 """Sparse attention over offset patterns, and convolutional self-attention.
 
 The sparse kernel never forms an (L, L) tensor. For a pattern with offsets
-``o_0 = 0 < o_1 < ... < o_{K-1}`` the scores are a ``(B, H, L, K)`` tensor,
+``o_0 = 0 < o_1 < ... < o_{K-1}`` the scores are a ``(B, H, K, L)`` tensor,
 
-    s[b, h, l, j] = <q[b, h, l], k[b, h, l - o_j]> / sqrt(D),
+    s[b, h, j, l] = <q[b, h, l], k[b, h, l - o_j]> / sqrt(D),
 
 computed one offset at a time on shifted views of ``k``. Softmax runs over the
-K columns (invalid ones masked), and the output gathers ``v`` the same way.
+K offsets (invalid ones masked), and the output gathers ``v`` the same way.
 Two autograd functions, :class:`_OffsetScores` and :class:`_OffsetMix`, write
 their own backward passes so that autograd saves only q, k, v and the
-``(B, H, L, K)`` weights, not K shifted copies.
+``(B, H, K, L)`` weights, not K shifted copies.
 """
 
 from __future__ import annotations
@@ -24,15 +24,21 @@ from ._pattern import AttentionPattern
 
 
 class _OffsetScores(torch.autograd.Function):
-    """``s[..., l, j] = <q[..., l, :], k[..., l - o_j, :]>``; zero where l < o_j."""
+    """``s[..., j, l] = <q[..., l, :], k[..., l - o_j, :]>``; zero where l < o_j.
+
+    Scores are laid out ``(B, H, K, L)``: each offset writes one contiguous
+    row, and the softmax over K then runs along a strided axis with L
+    contiguous, which is an order of magnitude faster on CPU than a softmax
+    over a short last axis.
+    """
 
     @staticmethod
     def forward(ctx, q, k, offsets: tuple[int, ...]):
         L = q.shape[-2]
-        s = q.new_zeros(*q.shape[:-1], len(offsets))
+        s = q.new_zeros(*q.shape[:-2], len(offsets), L)
         for j, o in enumerate(offsets):
             if o < L:
-                s[..., o:, j] = (q[..., o:, :] * k[..., : L - o, :]).sum(-1)
+                s[..., j, o:] = (q[..., o:, :] * k[..., : L - o, :]).sum(-1)
         ctx.save_for_backward(q, k)
         ctx.offsets = offsets
         return s
@@ -46,7 +52,7 @@ class _OffsetScores(torch.autograd.Function):
         for j, o in enumerate(ctx.offsets):
             if o >= L:
                 continue
-            g = ds[..., o:, j].unsqueeze(-1)
+            g = ds[..., j, o:].unsqueeze(-1)
             if dq is not None:
                 dq[..., o:, :].addcmul_(g, k[..., : L - o, :])
             if dk is not None:
@@ -55,7 +61,7 @@ class _OffsetScores(torch.autograd.Function):
 
 
 class _OffsetMix(torch.autograd.Function):
-    """``out[..., l, :] = sum_j w[..., l, j] v[..., l - o_j, :]``, w = 0 if l < o_j."""
+    """``out[..., l, :] = sum_j w[..., j, l] v[..., l - o_j, :]``, w = 0 if l < o_j."""
 
     @staticmethod
     def forward(ctx, w, v, offsets: tuple[int, ...]):
@@ -64,7 +70,7 @@ class _OffsetMix(torch.autograd.Function):
         for j, o in enumerate(offsets):
             if o < L:
                 out[..., o:, :].addcmul_(
-                    w[..., o:, j].unsqueeze(-1), v[..., : L - o, :]
+                    w[..., j, o:].unsqueeze(-1), v[..., : L - o, :]
                 )
         ctx.save_for_backward(w, v)
         ctx.offsets = offsets
@@ -80,10 +86,10 @@ class _OffsetMix(torch.autograd.Function):
             if o >= L:
                 continue
             if dw is not None:
-                dw[..., o:, j] = (dout[..., o:, :] * v[..., : L - o, :]).sum(-1)
+                dw[..., j, o:] = (dout[..., o:, :] * v[..., : L - o, :]).sum(-1)
             if dv is not None:
                 dv[..., : L - o, :].addcmul_(
-                    w[..., o:, j].unsqueeze(-1), dout[..., o:, :]
+                    w[..., j, o:].unsqueeze(-1), dout[..., o:, :]
                 )
         return dw, dv, None
 
@@ -141,10 +147,9 @@ def sparse_attention(
             q, k, v, dropout_p=dropout_p, is_causal=True
         )
     offsets = tuple(pattern.offsets.tolist())
-    valid = pattern.valid.to(q.device)
+    invalid = ~pattern.valid.T.to(q.device)  # (K, L), the layout of the scores
     scores = _OffsetScores.apply(q, k, offsets) * (1.0 / math.sqrt(q.shape[-1]))
-    scores = scores.masked_fill(~valid, float("-inf"))
-    weights = torch.softmax(scores, dim=-1)
+    weights = torch.softmax(scores.masked_fill(invalid, float("-inf")), dim=-2)
     if dropout_p > 0.0:
         weights = F.dropout(weights, p=dropout_p)
     return _OffsetMix.apply(weights, v, offsets)
