@@ -10,6 +10,12 @@ K offsets (invalid ones masked), and the output gathers ``v`` the same way.
 Two autograd functions, :class:`_OffsetScores` and :class:`_OffsetMix`, write
 their own backward passes so that autograd saves only q, k, v and the
 ``(B, H, K, L)`` weights, not K shifted copies.
+
+Inside the kernel q, k and v are laid out ``(B, H, D, L)``, positions last.
+Every per-offset operation then streams over contiguous rows of length L, and
+the reductions over D and over K run across rows instead of along a short
+last axis; on CPU this is several times faster than ``(B, H, L, D)`` with a
+head width D of 8 to 16 and K around 10.
 """
 
 from __future__ import annotations
@@ -24,21 +30,18 @@ from ._pattern import AttentionPattern
 
 
 class _OffsetScores(torch.autograd.Function):
-    """``s[..., j, l] = <q[..., l, :], k[..., l - o_j, :]>``; zero where l < o_j.
+    """``s[..., j, l] = <q[..., :, l], k[..., :, l - o_j]>``, 0 where l < o_j.
 
-    Scores are laid out ``(B, H, K, L)``: each offset writes one contiguous
-    row, and the softmax over K then runs along a strided axis with L
-    contiguous, which is an order of magnitude faster on CPU than a softmax
-    over a short last axis.
+    q and k are ``(B, H, D, L)``; the scores ``(B, H, K, L)``.
     """
 
     @staticmethod
     def forward(ctx, q, k, offsets: tuple[int, ...]):
-        L = q.shape[-2]
+        L = q.shape[-1]
         s = q.new_zeros(*q.shape[:-2], len(offsets), L)
         for j, o in enumerate(offsets):
             if o < L:
-                s[..., j, o:] = (q[..., o:, :] * k[..., : L - o, :]).sum(-1)
+                s[..., j, o:] = (q[..., o:] * k[..., : L - o]).sum(-2)
         ctx.save_for_backward(q, k)
         ctx.offsets = offsets
         return s
@@ -46,32 +49,33 @@ class _OffsetScores(torch.autograd.Function):
     @staticmethod
     def backward(ctx, ds):
         q, k = ctx.saved_tensors
-        L = q.shape[-2]
+        L = q.shape[-1]
         dq = torch.zeros_like(q) if ctx.needs_input_grad[0] else None
         dk = torch.zeros_like(k) if ctx.needs_input_grad[1] else None
         for j, o in enumerate(ctx.offsets):
             if o >= L:
                 continue
-            g = ds[..., j, o:].unsqueeze(-1)
+            g = ds[..., j, o:].unsqueeze(-2)
             if dq is not None:
-                dq[..., o:, :].addcmul_(g, k[..., : L - o, :])
+                dq[..., o:].addcmul_(g, k[..., : L - o])
             if dk is not None:
-                dk[..., : L - o, :].addcmul_(g, q[..., o:, :])
+                dk[..., : L - o].addcmul_(g, q[..., o:])
         return dq, dk, None
 
 
 class _OffsetMix(torch.autograd.Function):
-    """``out[..., l, :] = sum_j w[..., j, l] v[..., l - o_j, :]``, w = 0 if l < o_j."""
+    """``out[..., :, l] = sum_j w[..., j, l] v[..., :, l - o_j]`` (w = 0 if l < o_j).
+
+    w is ``(B, H, K, L)``; v and the output ``(B, H, D, L)``.
+    """
 
     @staticmethod
     def forward(ctx, w, v, offsets: tuple[int, ...]):
-        L = v.shape[-2]
+        L = v.shape[-1]
         out = torch.zeros_like(v)
         for j, o in enumerate(offsets):
             if o < L:
-                out[..., o:, :].addcmul_(
-                    w[..., j, o:].unsqueeze(-1), v[..., : L - o, :]
-                )
+                out[..., o:].addcmul_(w[..., j, o:].unsqueeze(-2), v[..., : L - o])
         ctx.save_for_backward(w, v)
         ctx.offsets = offsets
         return out
@@ -79,18 +83,16 @@ class _OffsetMix(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dout):
         w, v = ctx.saved_tensors
-        L = v.shape[-2]
+        L = v.shape[-1]
         dw = torch.zeros_like(w) if ctx.needs_input_grad[0] else None
         dv = torch.zeros_like(v) if ctx.needs_input_grad[1] else None
         for j, o in enumerate(ctx.offsets):
             if o >= L:
                 continue
             if dw is not None:
-                dw[..., j, o:] = (dout[..., o:, :] * v[..., : L - o, :]).sum(-1)
+                dw[..., j, o:] = (dout[..., o:] * v[..., : L - o]).sum(-2)
             if dv is not None:
-                dv[..., : L - o, :].addcmul_(
-                    w[..., j, o:].unsqueeze(-1), dout[..., o:, :]
-                )
+                dv[..., : L - o].addcmul_(w[..., j, o:].unsqueeze(-2), dout[..., o:])
         return dw, dv, None
 
 
@@ -146,9 +148,15 @@ def sparse_attention(
         return F.scaled_dot_product_attention(
             q, k, v, dropout_p=dropout_p, is_causal=True
         )
+    q, k, v = (x.transpose(-1, -2).contiguous() for x in (q, k, v))
+    return _positions_last(q, k, v, pattern, dropout_p).transpose(-1, -2)
+
+
+def _positions_last(q, k, v, pattern: AttentionPattern, dropout_p: float = 0.0):
+    """Sparse attention of contiguous ``(B, H, D, L)`` q, k, v; same layout out."""
     offsets = tuple(pattern.offsets.tolist())
     invalid = ~pattern.valid.T.to(q.device)  # (K, L), the layout of the scores
-    scores = _OffsetScores.apply(q, k, offsets) * (1.0 / math.sqrt(q.shape[-1]))
+    scores = _OffsetScores.apply(q * (1.0 / math.sqrt(q.shape[-2])), k, offsets)
     weights = torch.softmax(scores.masked_fill(invalid, float("-inf")), dim=-2)
     if dropout_p > 0.0:
         weights = F.dropout(weights, p=dropout_p)
