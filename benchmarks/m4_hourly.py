@@ -44,6 +44,9 @@ SEASON, HORIZON = 24, 48
 CONFIG = {
     "context_length": 168,
     "prediction_length": HORIZON,
+    "windows_per_epoch": 4096,
+    "max_epochs": 200,
+    "early_stopping_patience": 10,
     "random_state": 0,
 }
 
