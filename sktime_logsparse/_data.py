@@ -129,3 +129,36 @@ def assemble(
     if not level_names:
         return frames[0]
     return pd.concat(frames, keys=keys, names=level_names).sort_index()
+
+
+def magnitudes(values: np.ndarray, likelihood: str) -> np.ndarray:
+    """Power-of-ten factors that bring small-valued series to order one.
+
+    DeepAR's scale ``1 + mean |z|`` is about 1 for series whose values are
+    much smaller than 1 (1e-9, say): the network would then see values near
+    zero and forecast on the wrong scale. Such a series is divided by
+    ``10 ** floor(log10(mean |z|))`` before it reaches the network (values of
+    order one to ten) and its sample paths are multiplied back. Series with
+    ``mean |z| >= 1``, without observed values, or counts of the negative
+    binomial likelihood keep the factor 1.
+
+    Parameters
+    ----------
+    values : np.ndarray
+        shape: ``(T, n_columns)``; one instance's series, NaN where missing.
+    likelihood : str
+        The forecaster's likelihood.
+
+    Returns
+    -------
+    np.ndarray
+        shape: ``(n_columns,)``, float64 powers of ten <= 1.
+    """
+    factors = np.ones(values.shape[1])
+    if likelihood == "negative_binomial" or not len(values):
+        return factors
+    with np.errstate(all="ignore"):
+        level = np.nanmean(np.abs(values), axis=0)
+    small = np.isfinite(level) & (level > 0) & (level < 1)
+    factors[small] = 10.0 ** np.floor(np.log10(level[small]))
+    return factors

@@ -163,7 +163,9 @@ class GlobalModel:
         """Sample paths ``(S, num_samples, horizon)`` (see :func:`sample_paths`).
 
         ``seeds`` holds one seed per series: a series' paths depend on its seed
-        only, not on the other series sampled with it.
+        only, not on the other series sampled with it. On the CPU, batches of
+        series are decoded by ``torch.get_num_threads()`` threads with one
+        intra-op thread each (``workers`` of :func:`sample_paths`).
         """
         dev = self.device
         with isolated_rng(int(seeds[0]) if len(seeds) else 0, dev):
@@ -182,5 +184,8 @@ class GlobalModel:
                 self.scaling,
                 self.lags,
                 generators,
+                # on the CPU: batches of series in parallel threads, each with
+                # one intra-op thread (robust to other processes on the cores)
+                workers=torch.get_num_threads() if dev.type == "cpu" else 1,
             )
         return paths.cpu().numpy().astype(np.float64)

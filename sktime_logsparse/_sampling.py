@@ -20,6 +20,8 @@ depend on which other series are predicted with it.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import torch
 
 from ._windows import build_window, forward_fill
@@ -39,6 +41,7 @@ def sample_paths(
     lags: tuple[int, ...] = (),
     generators: list[torch.Generator] | None = None,
     max_batch: int = 8192,
+    workers: int = 1,
 ) -> torch.Tensor:
     """Draw sample paths for several series.
 
@@ -67,19 +70,109 @@ def sample_paths(
         One per series (on the network's device); the global RNG if omitted.
     max_batch : int, default=8192
         Paths decoded at once (whole series are never split).
+    workers : int, default=1
+        Batches of series decoded concurrently, by this many threads. On the
+        CPU each thread then runs torch with one intra-op thread (the setting
+        is restored afterwards): decoding is thousands of small operations, and
+        splitting each of them across threads costs a synchronisation per
+        operation, which stalls whenever another process holds a core.
+        Batches are at most ``ceil(S / workers)`` series, so that every worker
+        gets one. The paths do not depend on it.
 
     Returns
     -------
     torch.Tensor
         shape: ``(S, num_samples, horizon)``.
     """
+    return _by_series(
+        _sample_group,
+        network,
+        context,
+        covariates,
+        series_id,
+        horizon,
+        num_samples,
+        context_length,
+        prediction_length,
+        scaling,
+        lags,
+        generators,
+        max_batch,
+        workers,
+    )
+
+
+@torch.no_grad()
+def reencode_sample_paths(
+    network: torch.nn.Module,
+    context: torch.Tensor,
+    covariates: torch.Tensor,
+    series_id: torch.Tensor | None,
+    horizon: int,
+    num_samples: int,
+    context_length: int,
+    prediction_length: int,
+    scaling: bool = True,
+    lags: tuple[int, ...] = (),
+    generators: list[torch.Generator] | None = None,
+    max_batch: int = 8192,
+    workers: int = 1,
+) -> torch.Tensor:
+    """Reference sampler: re-encode the whole window at every step.
+
+    Takes the arguments of :func:`sample_paths` and draws the same paths
+    (given the same generators, up to floating-point rounding), without any
+    decoding cache: each step runs the network over its chunk's window up to
+    that step, i.e. ``O(L)`` positions per step instead of one. For tests and
+    benchmarks of the cached sampler.
+
+    Returns
+    -------
+    torch.Tensor
+        shape: ``(S, num_samples, horizon)``.
+    """
+    return _by_series(
+        _reencode_group,
+        network,
+        context,
+        covariates,
+        series_id,
+        horizon,
+        num_samples,
+        context_length,
+        prediction_length,
+        scaling,
+        lags,
+        generators,
+        max_batch,
+        workers,
+    )
+
+
+def _by_series(
+    group_fn,
+    network,
+    context,
+    covariates,
+    series_id,
+    horizon,
+    num_samples,
+    context_length,
+    prediction_length,
+    scaling,
+    lags,
+    generators,
+    max_batch,
+    workers,
+):
+    """Run ``group_fn`` on batches of whole series of at most ``max_batch`` paths."""
     S = context.shape[0]
-    per_batch = max(1, max_batch // num_samples)
-    out = []
-    for lo in range(0, S, per_batch):
+    per_batch = max(1, min(max_batch // num_samples, -(-S // max(1, workers))))
+
+    def run(lo: int) -> torch.Tensor:
         rows = slice(lo, min(S, lo + per_batch))
-        out.append(
-            _sample_group(
+        with torch.no_grad():  # grad mode is per thread
+            return group_fn(
                 network,
                 context[rows],
                 covariates[rows],
@@ -92,8 +185,53 @@ def sample_paths(
                 tuple(lags),
                 None if generators is None else generators[rows],
             )
+
+    starts = range(0, S, per_batch)
+    if workers <= 1 or len(starts) == 1:
+        return torch.cat([run(lo) for lo in starts])
+    threads = torch.get_num_threads()
+    if context.device.type == "cpu":
+        torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(min(workers, len(starts))) as pool:
+            return torch.cat(list(pool.map(run, starts)))
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _draw(likelihood, params, scale, n, generators):
+    """One value per path; the ``n`` paths of series ``j`` use ``generators[j]``."""
+    if generators is None:
+        return likelihood.sample(params, scale)
+    return torch.cat(
+        [
+            likelihood.sample(params[j * n : (j + 1) * n], s, g)
+            for j, (s, g) in enumerate(zip(scale.split(n), generators, strict=True))
+        ]
+    )
+
+
+def _reencode_group(
+    network, context, covariates, series_id, horizon, n, C, P, scaling, lags, generators
+):
+    S = context.shape[0]
+    R = context.shape[1] - C
+    traj = torch.cat([context, context.new_full((S, horizon), float("nan"))], dim=1)
+    traj = traj.repeat_interleave(n, 0)
+    cov = covariates.repeat_interleave(n, 0)
+    ids = None if series_id is None else series_id.repeat_interleave(n, 0)
+    for t in range(horizon):
+        a, i = t - t % P, t % P  # chunk start, step within the chunk
+        w = build_window(
+            traj[:, a : a + R + C + i + 1],
+            cov[:, a : a + C + i + 1],
+            C,
+            scaling,
+            lags=lags,
         )
-    return torch.cat(out)
+        params = network(w.x, ids)[:, -1]
+        traj[:, R + C + t] = _draw(network.likelihood, params, w.scale, n, generators)
+    return traj[:, R + C :].reshape(S, n, horizon)
 
 
 def _sample_group(
@@ -130,17 +268,7 @@ def _sample_group(
             values += [filled[:, t - lag] / scale for lag in lags]
             x = torch.cat([torch.stack(values, -1), cov[:, a + C + i]], -1)
             params = network.step(x.unsqueeze(1), ids, C + i, caches)[:, 0]
-            if generators is None:
-                value = likelihood.sample(params, scale)
-            else:
-                value = torch.cat(
-                    [
-                        likelihood.sample(params[j * n : (j + 1) * n], s, g)
-                        for j, (s, g) in enumerate(
-                            zip(scale.split(n), generators, strict=True)
-                        )
-                    ]
-                )
+            value = _draw(likelihood, params, scale, n, generators)
             traj[:, t] = filled[:, t] = value
             observed = torch.ones_like(observed)
     return traj[:, R + C :].reshape(S, n, horizon)

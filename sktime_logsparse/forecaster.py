@@ -8,6 +8,8 @@ arrays.
 from __future__ import annotations
 
 import hashlib
+import inspect
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,11 +22,20 @@ from ._data import (
     covariates,
     exog_for,
     instance_levels,
+    magnitudes,
     split_instances,
 )
-from ._features import TimeAxis
 from ._model import GlobalModel, new_seed, resolve_device
-from ._validation import check_params
+from ._persistence import load_model, save_model
+from ._validation import (
+    check_future_X,
+    check_params,
+    check_X,
+    check_y,
+    grid_steps,
+    time_axis_of,
+    warn_sparse_instances,
+)
 from .nn import LogSparseConfig
 
 __all__ = ["LogSparseTransformerForecaster"]
@@ -39,8 +50,11 @@ class LogSparseTransformerForecaster(BaseForecaster):
     Queries and keys come from a causal convolution, attention is truly sparse
     (each step attends to O(log L) earlier steps), and every step outputs the
     parameters of a predictive distribution. Forecasts are sample paths drawn by
-    ancestral sampling; point forecasts are their mean, quantiles and intervals
-    their empirical quantiles.
+    ancestral sampling; point forecasts are their mean (or median), quantiles
+    and intervals their empirical quantiles, variances their variance, and
+    ``predict_proba`` their empirical distribution. The paths of the last
+    horizon are kept, so that ``predict`` followed by ``predict_interval``
+    (etc.) on the same horizon samples only once.
 
     Inputs at step t are ``z_{t-1} / scale`` (DeepAR mean scaling over the
     conditioning range), an observed indicator, calendar features of the index,
@@ -48,6 +62,20 @@ class LogSparseTransformerForecaster(BaseForecaster):
     exogenous columns of ``X`` (known in advance: ``predict`` needs ``X`` over
     the horizon when ``fit`` had ``X``). Missing values in ``y`` are left out of
     the likelihood and forward-filled in the input.
+
+    Data requirements, checked with a ``ValueError``/``TypeError`` naming the
+    problem: numeric, finite values (NaN marks a missing value); unique,
+    ascending time points per instance; at least one observed value in every
+    series, and for training one series with 2 or more (shorter series than
+    ``context_length`` are left-padded); non-negative integer counts for
+    ``likelihood="negative_binomial"``; numeric ``X`` with the columns of the
+    fit data, without missing values at the forecast steps (missing values of
+    ``X`` in the fit data become the column mean). A time index without
+    ``freq`` takes the inferred frequency, else the most common step between
+    time points (a calendar offset such as month starts where one fits); points
+    between them on that grid are missing values, points off it an error.
+    Series whose values are much smaller than one (``mean |z| < 1``) are
+    divided by a power of ten before they reach the network.
 
     Parameters
     ----------
@@ -80,10 +108,11 @@ class LogSparseTransformerForecaster(BaseForecaster):
         ``"gaussian"``, ``"student_t"`` or ``"negative_binomial"`` (counts).
     lags : "auto", list of int or None, default="auto"
         Lagged targets fed to each step besides ``z_{t-1}``, as DeepAR does.
-        "auto": one season back, and one week back for sub-daily data (24 and
-        168 for hourly data); None: only ``z_{t-1}``, as in the paper. With the
-        short training budgets of a CPU, seasonal lags give the network the
-        seasonal signal directly instead of through several attention hops.
+        "auto": one season back, and for sub-daily data also two seasons and
+        one week back (24, 48 and 168 for hourly data); None: only
+        ``z_{t-1}``, as in the paper. With the short training budgets of a
+        CPU, seasonal lags give the network the seasonal signal directly
+        instead of through several attention hops.
     time_features : "auto" or None, default="auto"
         Calendar features derived from the index frequency; None for none.
     scaling : "mean" or None, default="mean"
@@ -104,6 +133,10 @@ class LogSparseTransformerForecaster(BaseForecaster):
         Clip the gradient norm; None disables it.
     num_samples : int, default=100
         Sample paths per series at prediction.
+    point_forecast : str, default="mean"
+        Point forecast of ``predict``: the ``"mean"`` or the ``"median"`` of
+        the sample paths at each step (the median equals the 0.5 quantile of
+        ``predict_quantiles``).
     windows_per_epoch : int or None, default=None
         Windows drawn per epoch; None: as many as there are candidate windows.
     window_sampling : str, default="uniform"
@@ -165,6 +198,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
         "X_inner_mtype": ["pd.DataFrame", "pd-multiindex", "pd_multiindex_hier"],
         "capability:multivariate": True,
         "capability:exogenous": True,
+        "capability:categorical_in_X": False,
         "capability:missing_values": True,
         "capability:insample": False,
         "capability:pred_int": True,
@@ -200,6 +234,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
         early_stopping_patience=5,
         gradient_clip=1.0,
         num_samples=100,
+        point_forecast="mean",
         windows_per_epoch=None,
         window_sampling="uniform",
         lr_schedule=None,
@@ -231,6 +266,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
         self.early_stopping_patience = early_stopping_patience
         self.gradient_clip = gradient_clip
         self.num_samples = num_samples
+        self.point_forecast = point_forecast
         self.windows_per_epoch = windows_per_epoch
         self.window_sampling = window_sampling
         self.lr_schedule = lr_schedule
@@ -246,6 +282,8 @@ class LogSparseTransformerForecaster(BaseForecaster):
 
     def _pretrain(self, y, X=None, fh=None):
         self._check_params()
+        check_y(y, likelihood=self.likelihood, method="pretrain", train=True)
+        X = check_X(X, method="pretrain", index=y.index)
         instances = self._setup(y, X, fh)
         keys = self._series_keys(instances, y.columns)
         self.series_ids_ = {key: i for i, key in enumerate(keys)}
@@ -256,13 +294,17 @@ class LogSparseTransformerForecaster(BaseForecaster):
 
     def _fit(self, y, X=None, fh=None):
         self._check_params()
-        if hasattr(self, "pretrained_model_"):
+        pretrained = hasattr(self, "pretrained_model_")
+        train = not pretrained or self.fine_tune_epochs > 0
+        check_y(y, likelihood=self.likelihood, train=train)
+        if pretrained:
             if (X is None) != (self.exog_scaler_ is None):
                 had = "with" if self.exog_scaler_ is not None else "without"
                 raise ValueError(
                     "X must be given to fit exactly when it was given to pretrain "
                     f"(pretrain was {had} X)"
                 )
+            X = check_X(X, columns=self._exog_columns(), index=y.index)
             instances = self._split(y, X)
             keys = self._series_keys(instances, y.columns)
             ids = np.array([self.series_ids_.get(k, -1) for k in keys], dtype=np.int64)
@@ -271,6 +313,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
             if self.fine_tune_epochs > 0:
                 self._train(self.model_, instances, ids, self.fine_tune_epochs)
         else:
+            X = check_X(X, index=y.index)
             instances = self._setup(y, X, fh)
             ids = np.arange(len(instances) * y.shape[1])
             self.model_ = self._new_model(n_series=len(ids))
@@ -278,11 +321,22 @@ class LogSparseTransformerForecaster(BaseForecaster):
         self._instances, self._ids = instances, ids
         # one seed per fitted model: repeated predict calls give the same paths
         self._predict_seed = self._seed("predict")
+        self._path_cache = _PathCache()
         self._level_names = instance_levels(y)
         self._time_name = y.index.names[-1]
+        self._columns = list(y.columns)
         return self
 
     def _update(self, y, X=None, update_params=True):
+        check_y(
+            y,
+            likelihood=self.likelihood,
+            method="update",
+            columns=self._columns,
+            require_observed=False,
+        )
+        X = check_X(X, method="update", columns=self._exog_columns(), index=y.index)
+        self._path_cache = _PathCache()  # new data (and weights): new paths
         position = {inst.key: i for i, inst in enumerate(self._instances)}
         n_columns = self._instances[0].values.shape[1]
         for inst in self._split(y, X):
@@ -301,10 +355,11 @@ class LogSparseTransformerForecaster(BaseForecaster):
         raw = split_instances(y, X)
         longest = max((inst.index for inst in raw), key=len)
         # calendar features only where the data span two of their cycles
-        self.time_axis_ = TimeAxis.from_index(
+        self.time_axis_ = time_axis_of(
             longest, calendar=self.time_features == "auto", min_cycles=2
         )
         instances = [self._regularise(inst) for inst in raw]
+        warn_sparse_instances(raw, instances, self.time_axis_.freq)
         season = self.time_axis_.season_length
         if self.prediction_length is not None:
             P = self.prediction_length
@@ -320,7 +375,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
         self.context_length_, self.prediction_length_ = C, P
         if self.lags == "auto":
             daily = "hour_of_day" in self.time_axis_.feature_names
-            lags = [season, 7 * season] if daily else [season]
+            lags = [season, 2 * season, 7 * season] if daily else [season]
             self.lags_ = tuple(lag for lag in lags if lag > 1)
         else:
             self.lags_ = tuple(sorted(set(self.lags or ())))
@@ -334,7 +389,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
         """Put an instance on the regular grid of the time axis (gaps: NaN)."""
         axis = self.time_axis_
         first = inst.index[0]
-        n = axis.steps_between(first, inst.index[-1])
+        n = grid_steps(axis, first, inst.index[-1], inst.key)
         if n + 1 == len(inst):
             return inst
         grid = inst.index[:1].append(axis.future(first, n))
@@ -412,8 +467,9 @@ class LogSparseTransformerForecaster(BaseForecaster):
         values, covs = [], []
         for inst in instances:
             cov = self._covariates(inst)
+            magnitude = magnitudes(inst.values, self.likelihood)
             for j in range(inst.values.shape[1]):
-                values.append(inst.values[:, j])
+                values.append(inst.values[:, j] / magnitude[j])
                 covs.append(cov)
         result = model.train(
             values,
@@ -437,16 +493,86 @@ class LogSparseTransformerForecaster(BaseForecaster):
     # -------------------------------------------------------------- predict
 
     def _predict(self, fh, X=None):
-        paths, indexes = self._sample_paths(fh, X)
+        paths, indexes = self._paths(fh, X)
         columns = self._get_varnames()
+        center = np.median if self.point_forecast == "median" else np.mean
         frames = [
-            pd.DataFrame(p.mean(axis=1).T, index=index, columns=columns)
+            pd.DataFrame(center(p, axis=1).T, index=index, columns=columns)
             for p, index in zip(paths, indexes, strict=True)
         ]
         return self._assemble(frames)
 
+    def _predict_var(self, fh, X=None, cov=False):
+        """Variance of the sample paths at each step.
+
+        The variance of their empirical distribution (``predict_proba``), i.e.
+        with divisor ``num_samples``. With ``cov=True``, the covariance of the
+        steps of each series, as sktime specifies: rows are the forecast index
+        (with the instance levels of a panel), columns a ``(variable, time)``
+        MultiIndex; entries are covariances between the time of the row and
+        the time of the column, within one variable and one instance (there
+        are none between variables or instances). The time level of the
+        columns is the forecast time index when every instance is forecast at
+        the same time points, else (a relative ``fh`` on series that end at
+        different times) the relative steps of ``fh``.
+        """
+        paths, indexes = self._paths(fh, X)
+        columns = self._get_varnames()
+        if not cov:
+            frames = [
+                pd.DataFrame(p.var(axis=1).T, index=index, columns=columns)
+                for p, index in zip(paths, indexes, strict=True)
+            ]
+            return self._assemble(frames)
+        shared = all(index.equals(indexes[0]) for index in indexes)
+        times = indexes[0] if shared else pd.Index(fh.to_pandas())
+        labels = pd.MultiIndex.from_product([columns, times])
+        frames = []
+        for p, index in zip(paths, indexes, strict=True):
+            dev = p - p.mean(axis=1, keepdims=True)  # (columns, samples, steps)
+            c = np.einsum("csi,csj->icj", dev, dev) / p.shape[1]
+            frames.append(pd.DataFrame(c.reshape(len(index), -1), index, labels))
+        return self._assemble(frames)
+
+    def _predict_proba(self, fh, X=None, marginal=True):
+        """The empirical distribution of the sample paths (skpro ``Empirical``).
+
+        Its index and columns are those of ``predict``. With ``marginal=False``
+        samples of it are whole paths (the sample paths are joint over time).
+        An empirical distribution is discrete: it has no density, so sktime's
+        ``LogLoss`` is infinite on it; ``CRPS`` is the score to use.
+        """
+        from skpro.distributions.empirical import Empirical
+
+        paths, indexes = self._paths(fh, X)
+        # the row of each (instance, step) in the (sorted) index of predict
+        frames, start = [], 0
+        for index in indexes:
+            rows = np.arange(start, start + len(index))
+            frames.append(pd.DataFrame({"row": rows}, index=index))
+            start += len(index)
+        order = self._assemble(frames)
+        index = order.index
+        # (samples, rows, columns), rows in the order of `index`
+        values = np.concatenate([p.transpose(1, 2, 0) for p in paths], axis=1)
+        values = values[:, order["row"].to_numpy()]
+        n, m = values.shape[:2]
+        every = np.tile(np.arange(m), n)
+        spl_index = pd.MultiIndex.from_arrays(
+            [np.repeat(np.arange(n), m)]
+            + [index.get_level_values(i).take(every) for i in range(index.nlevels)],
+            names=["sample", *index.names],
+        )
+        columns = pd.Index(self._get_varnames())
+        spl = pd.DataFrame(values.reshape(n * m, -1), spl_index, columns)
+        lazy = {}
+        if "skip_init_sorted" in inspect.signature(Empirical).parameters:
+            # sorting every marginal up front takes seconds on large panels
+            lazy["skip_init_sorted"] = True
+        return Empirical(spl, time_indep=marginal, index=index, columns=columns, **lazy)
+
     def _predict_quantiles(self, fh, X, alpha):
-        paths, indexes = self._sample_paths(fh, X)
+        paths, indexes = self._paths(fh, X)
         columns = self._get_columns(method="predict_quantiles", alpha=alpha)
         frames = []
         for p, index in zip(paths, indexes, strict=True):
@@ -462,6 +588,27 @@ class LogSparseTransformerForecaster(BaseForecaster):
         if self._level_names and len(self._level_names) == 1:
             keys = [k[0] for k in keys]
         return assemble(frames, keys, self._level_names)
+
+    def _paths(self, fh, X):
+        """:meth:`_sample_paths`, kept for the next call with the same arguments.
+
+        The key is the cutoff, the horizon and a hash of ``X``; ``_fit`` and
+        ``_update`` start a new cache, and the cache is never pickled or copied.
+        """
+        X = check_X(X, method="predict", columns=self._exog_columns())
+        key = (
+            tuple(self.cutoff),
+            fh.is_relative,
+            tuple(fh.to_pandas()),
+            None if X is None else _frame_hash(X),
+        )
+        cache = getattr(self, "_path_cache", None)
+        if cache is None:
+            cache = self._path_cache = _PathCache()
+        if cache.key != key:
+            cache.key, cache.value = None, self._sample_paths(fh, X)
+            cache.key = key
+        return cache.value
 
     def _sample_paths(self, fh, X):
         """Sample paths at ``fh``.
@@ -496,9 +643,10 @@ class LogSparseTransformerForecaster(BaseForecaster):
                 "fh must lie after the end of every series (out-of-sample)"
             )
         H = int(max(s.max() for s in steps))
-        contexts, covs = [], []
+        contexts, covs, factors = [], [], []
         for inst, step in zip(self._instances, steps, strict=True):
             T = len(inst)
+            factors.append(magnitudes(inst.values, self.likelihood))
             future = axis.future(inst.index[-1], H)
             exog = self._future_exog(inst, future, X, step)
             n_pad = max(0, C - T)
@@ -514,7 +662,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
             R = max((1, *self.lags_))
             ctx = np.full((R + C, inst.values.shape[1]), np.nan)
             tail = inst.values[max(0, T - C - R) :]
-            ctx[R + C - len(tail) :] = tail
+            ctx[R + C - len(tail) :] = tail / factors[-1]
             for j in range(inst.values.shape[1]):
                 contexts.append(ctx[:, j])
                 covs.append(cov)
@@ -527,9 +675,9 @@ class LogSparseTransformerForecaster(BaseForecaster):
             self._series_seeds(),
         )
         paths, s = [], 0
-        for inst, step in zip(self._instances, steps, strict=True):
+        for inst, step, factor in zip(self._instances, steps, factors, strict=True):
             n = inst.values.shape[1]
-            paths.append(samples[s : s + n][:, :, step - 1])
+            paths.append(samples[s : s + n][:, :, step - 1] * factor[:, None, None])
             s += n
         return paths, indexes
 
@@ -560,6 +708,9 @@ class LogSparseTransformerForecaster(BaseForecaster):
                 f"X passed to predict does not cover the forecasting horizon: no "
                 f"rows for {absent} (instance {inst.key or 'of y'})"
             )
+        check_future_X(
+            part.to_numpy(np.float64)[rows[steps - 1]], future[steps - 1], inst.key
+        )
         last = inst.exog[-1] if len(inst.exog) else self.exog_scaler_.mean
         values = np.vstack([last, part.to_numpy(dtype=np.float64)])
         # row 0 of `values` is the last known row: forward fill through it
@@ -590,10 +741,60 @@ class LogSparseTransformerForecaster(BaseForecaster):
         seq = np.random.SeedSequence([int(self.random_state), tag])
         return int(seq.generate_state(1, dtype=np.uint64)[0] >> 1)
 
+    def _exog_columns(self) -> list | None:
+        """Exogenous columns of the fit (or pretrain) data; None without X."""
+        return None if self.exog_scaler_ is None else list(self.exog_scaler_.columns)
+
     def _check_params(self) -> None:
         """Validate the hyperparameters (at fit time, with clear messages)."""
         check_params(self)
         self._device()
+
+    # ---------------------------------------------------------- persistence
+
+    def save_model(self, path: str | Path) -> Path:
+        """Save the forecaster to a folder in a safe format (no pickle).
+
+        The weights and the arrays of the fitted state go to ``safetensors``
+        files, the constructor parameters and the rest of the state (sktime's
+        cutoff, horizon and data included) to ``forecaster.json``. Loading
+        them with :meth:`load_model` runs no code from the files, unlike
+        ``pickle`` or sktime's ``save``/``load``.
+
+        Parameters
+        ----------
+        path : str or Path
+            Folder to write (created if needed; its files are replaced).
+
+        Returns
+        -------
+        Path
+            The folder.
+        """
+        return save_model(self, path)
+
+    @classmethod
+    def load_model(
+        cls, path: str | Path, device: str | None = None
+    ) -> LogSparseTransformerForecaster:
+        """Load a forecaster saved with :meth:`save_model`.
+
+        Parameters
+        ----------
+        path : str or Path
+            The folder written by :meth:`save_model`.
+        device : str, optional
+            Device for the network, e.g. ``"cpu"`` for a model trained on a
+            GPU; it also becomes the ``device`` parameter. None: the saved
+            ``device`` parameter.
+
+        Returns
+        -------
+        LogSparseTransformerForecaster
+            Gives the predictions of the saved forecaster, and can be updated
+            or refitted.
+        """
+        return load_model(path, cls=cls, device=device)
 
     # ---------------------------------------------------------- test params
 
@@ -648,3 +849,26 @@ def _stable_hash(obj) -> int:
     """A 63-bit hash of ``repr(obj)`` that is the same in every process."""
     digest = hashlib.blake2b(repr(obj).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") >> 1
+
+
+def _frame_hash(X: pd.DataFrame) -> str:
+    """A digest of the values, index and columns of ``X``."""
+    rows = pd.util.hash_pandas_object(X, index=True).to_numpy()
+    digest = hashlib.blake2b(rows.tobytes(), digest_size=16)
+    digest.update(repr(list(X.columns)).encode())
+    return digest.hexdigest()
+
+
+class _PathCache:
+    """The sample paths of the last horizon predicted, and their key.
+
+    A cache only: pickles and copies of it are empty, so that saved or cloned
+    forecasters carry no paths.
+    """
+
+    def __init__(self):
+        self.key = None
+        self.value = None
+
+    def __getstate__(self):
+        return {"key": None, "value": None}

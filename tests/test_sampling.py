@@ -3,15 +3,17 @@
 import pytest
 import torch
 
-from sktime_logsparse._sampling import sample_paths
+from sktime_logsparse._sampling import reencode_sample_paths, sample_paths
 from sktime_logsparse._windows import build_window
 from sktime_logsparse.nn import KINDS, LogSparseConfig, LogSparseTransformer
 
 
-def _net(kind="logsparse", kernel_size=3, max_length=40, likelihood="gaussian"):
+def _net(
+    kind="logsparse", kernel_size=3, max_length=40, likelihood="gaussian", n_inputs=4
+):
     torch.manual_seed(0)
     config = LogSparseConfig(
-        n_inputs=4,
+        n_inputs=n_inputs,
         d_model=16,
         n_heads=2,
         n_layers=3,
@@ -82,6 +84,42 @@ def test_sampler_matches_reencoding_reference(kind):
     assert (fast - slow).abs().max() <= 1e-3 * slow.abs().max()
 
 
+@pytest.mark.parametrize(
+    "kind, lags, scaling",
+    [
+        ("logsparse", (), True),
+        ("logsparse", (3, 7), True),
+        ("local_restart", (2,), False),
+        ("full", (), False),
+    ],
+)
+def test_reencode_sample_paths_equals_cached_sampler(kind, lags, scaling):
+    C, P, H, n = 12, 5, 13, 4  # three chunks, the last one partial
+    R = max((1, *lags))
+    # inputs: previous value, observed flag, lags, two covariates
+    net = _net(kind, 3, max_length=C + P, n_inputs=4 + len(lags))
+    context = torch.randn(3, R + C) + 10
+    context[0, :4] = torch.nan  # a short series, left-padded
+    context[1, -1] = torch.nan  # last value missing
+    cov = torch.randn(3, C + H, 2)
+    ids = torch.tensor([0, 1, -1])
+    args = (net, context, cov, ids, H, n, C, P, scaling, lags)
+
+    def gens():
+        return [torch.Generator().manual_seed(s) for s in (1, 2, 3)]
+
+    fast = sample_paths(*args, generators=gens())
+    slow = reencode_sample_paths(*args, generators=gens())
+    assert slow.shape == (3, n, H) and torch.isfinite(slow).all()
+    assert (fast - slow).abs().max() <= 1e-3 * slow.abs().max()
+    if not lags and scaling:  # and the independent reference above
+        ref = _reencoding_sampler(net, context, cov, ids, H, n, C, P, gens())
+        assert (slow - ref).abs().max() <= 1e-4 * ref.abs().max()
+    # series are split into batches without changing their paths
+    split = reencode_sample_paths(*args, generators=gens(), max_batch=n)
+    assert torch.allclose(split, slow, rtol=1e-4, atol=1e-4)
+
+
 def test_paths_do_not_depend_on_batch_composition():
     C, P, H, n = 10, 4, 6, 5
     net = _net(max_length=C + P)
@@ -114,9 +152,42 @@ def test_paths_do_not_depend_on_batch_composition():
             max_batch=n,
             generators=[torch.Generator().manual_seed(s) for s in (7, 8, 9)],
         )
+    threaded = sample_paths(
+        net,
+        context,
+        cov,
+        ids,
+        H,
+        n,
+        C,
+        P,
+        workers=2,
+        generators=[torch.Generator().manual_seed(s) for s in (7, 8, 9)],
+    )
     # same noise; only floating-point rounding of differently sized batches
     assert torch.allclose(together[1:2], alone, rtol=1e-4, atol=1e-4)
     assert torch.allclose(together, split, rtol=1e-4, atol=1e-4)
+    assert torch.allclose(together, threaded, rtol=1e-4, atol=1e-4)
+
+
+def test_workers_restore_the_thread_setting():
+    C, P, H, n = 10, 4, 6, 5
+    net = _net(max_length=C + P)
+    before = torch.get_num_threads()
+    paths = sample_paths(
+        net,
+        torch.randn(4, C + 1) + 5,
+        torch.randn(4, C + H, 2),
+        None,
+        H,
+        n,
+        C,
+        P,
+        workers=3,
+    )
+    assert paths.shape == (4, n, H)
+    assert torch.get_num_threads() == before
+    assert not paths.requires_grad  # no_grad in the worker threads too
 
 
 @pytest.mark.parametrize("likelihood", ["student_t", "negative_binomial"])

@@ -199,59 +199,101 @@ class KVCache:
     row keeps the keys and values of its own decoded positions and its last
     ``kernel_size - 1`` layer inputs, which the causal convolution of the next
     query and key needs.
+
+    Decoding reads positions first and rows last, as the sparse kernel does:
+    keys and values are stored ``(positions, D, rows, H)``, so the products
+    with the query and the reductions over D and over the attended positions
+    stream over contiguous runs of ``rows * H`` instead of along a short last
+    axis.
     """
 
     def fill(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kernel_size: int):
         """Store a prefill: inputs ``(S, L, C)``, keys and values ``(S, H, L, D)``."""
         self.start, self.group = x.shape[1], 1
-        self.prefix_k, self.prefix_v = k, v
         left = x[:, max(0, x.shape[1] - (kernel_size - 1)) :]
         self.left = F.pad(left, (0, 0, kernel_size - 1 - left.shape[1], 0))
-        self.k = self.v = k[:, :, :0]
+        # (L, D, S, 1, H): the singleton broadcasts over a series' group
+        self.prefix_k = k.permute(2, 3, 0, 1).unsqueeze(3).contiguous()
+        self.prefix_v = v.permute(2, 3, 0, 1).unsqueeze(3).contiguous()
+        self.k = self.v = None
 
     def expand(self, group: int, steps: int) -> None:
         """Prepare ``group`` decoding rows per prefix row, for ``steps`` steps."""
         self.group = group
         self.left = self.left.repeat_interleave(group, 0)
-        S, H, _, D = self.prefix_k.shape
-        self.k = self.prefix_k.new_zeros(S * group, H, steps, D)
-        self.v = self.prefix_v.new_zeros(S * group, H, steps, D)
+        _, D, S, _, H = self.prefix_k.shape
+        self.k = self.prefix_k.new_zeros(steps, D, S * group, H)
+        self.v = self.prefix_v.new_zeros(steps, D, S * group, H)
 
-    def append(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, position: int):
-        """Record ``position``: input ``(B, 1, C)``, key, value ``(B, H, 1, D)``."""
-        if self.left.shape[1]:  # keep the last kernel_size - 1 inputs
-            self.left = torch.cat([self.left[:, 1:], x], dim=1)
-        self.k[:, :, position - self.start] = k[:, :, 0]
-        self.v[:, :, position - self.start] = v[:, :, 0]
+    def append(
+        self, window: torch.Tensor, k: torch.Tensor, v: torch.Tensor, position: int
+    ):
+        """Record ``position``: its window, key and value.
+
+        The window ``(B, kernel_size, C)`` holds the inputs of the causal
+        convolution (the last ``kernel_size - 1`` inputs, then its own); key
+        and value are ``(B, H, D)``.
+        """
+        self.left = window[:, 1:]
+        self.k[position - self.start] = k.permute(2, 0, 1)
+        self.v[position - self.start] = v.permute(2, 0, 1)
 
     def attend(self, q: torch.Tensor, pattern: AttentionPattern, position: int):
-        """Attention of decoded ``position`` (query ``(B, H, 1, D)``) over its row.
+        """Attention of decoded ``position`` (query ``(B, H, D)``) over its row.
 
-        Reads only the K positions of the pattern row: O(B*H*K*D).
+        Reads only the K positions of the pattern row: O(B*H*K*D). Returns
+        ``(B, H, D)``.
         """
         if pattern.is_full:
             idx = torch.arange(position + 1)
         else:
             pos = torch.tensor([position])
             idx = (pos - pattern.offsets)[pattern.valid_for(pos)[0]]
-        own = (idx[idx >= self.start] - self.start).to(q.device)
+        own = (idx[idx >= self.start] - self.start).tolist()
         pre = idx[idx < self.start].to(q.device)
-        B, H, _, D = q.shape
-        S, g = B // self.group, self.group
-        qg = q.view(S, g, H, D)
-        pk, pv = self.prefix_k[:, :, pre], self.prefix_v[:, :, pre]  # (S, H, Kp, D)
-        ok, ov = self.k[:, :, own], self.v[:, :, own]  # (B, H, Ko, D)
+        B, H, D = q.shape
+        S, g, n_pre = B // self.group, self.group, len(pre)
+        qt = q.permute(2, 0, 1).reshape(D, S, g, H)
+        # prefix keys are shared by a group: broadcast them over its rows;
+        # own keys are read one position at a time, as contiguous views
+        q_rows = qt.view(D, B, H)
         scores = torch.cat(
             [
-                torch.einsum("sghd,shkd->sghk", qg, pk).reshape(B, H, -1),
-                (ok @ q.transpose(-1, -2)).squeeze(-1),
-            ],
-            dim=-1,
-        ) / math.sqrt(D)
-        w = torch.softmax(scores, dim=-1)
-        wp, wo = w[..., : len(pre)], w[..., len(pre) :]
-        out = torch.einsum("sghk,shkd->sghd", wp.view(S, g, H, -1), pv).reshape(B, H, D)
-        return out.unsqueeze(-2) + wo.unsqueeze(-2) @ ov  # (B, H, 1, D)
+                _dot(qt, self.prefix_k, pre).view(n_pre, B, H),
+                torch.stack([(self.k[j] * q_rows).sum(0) for j in own]),
+            ]
+        )
+        w = torch.softmax(scores * (1.0 / math.sqrt(D)), dim=0)  # (K, B, H)
+        out = self.v[own[0]] * w[n_pre]  # (D, B, H)
+        for i, j in enumerate(own[1:], start=n_pre + 1):
+            out.addcmul_(self.v[j], w[i])
+        if n_pre:
+            prefix = _mix(w[:n_pre].view(n_pre, S, g, H), self.prefix_v, pre)
+            out += prefix.view(D, B, H)
+        return out.permute(1, 2, 0)
+
+
+# prefix positions read per block by the decoding cache (bounds the temporaries)
+_BLOCK = 16
+
+
+def _dot(q: torch.Tensor, keys: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """Scores ``(K, *q.shape[1:])`` of ``q`` ``(D, ...)`` with ``keys[idx]``."""
+    blocks = [
+        (keys.index_select(0, idx[lo : lo + _BLOCK]) * q).sum(1)
+        for lo in range(0, len(idx), _BLOCK)
+    ]
+    return torch.cat(blocks) if blocks else q.new_empty(0, *q.shape[1:])
+
+
+def _mix(w: torch.Tensor, values: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """``sum_j w[j] * values[idx[j]]``: ``(D, ...)`` from weights ``(K, ...)``."""
+    out = None
+    for lo in range(0, len(idx), _BLOCK):
+        block = values.index_select(0, idx[lo : lo + _BLOCK])
+        part = (block * w[lo : lo + _BLOCK].unsqueeze(1)).sum(0)
+        out = part if out is None else out + part
+    return out
 
 
 class ConvSelfAttention(nn.Module):
@@ -374,6 +416,13 @@ class ConvSelfAttention(nn.Module):
         torch.Tensor
             shape: ``(B, 1, C)``.
         """
-        q, k, v = self.project(x, left=cache.left)
-        cache.append(x, k, v, position)
-        return self.merge(cache.attend(q, pattern, position))
+        B, _, C = x.shape
+        window = torch.cat([cache.left, x], dim=1)  # (B, kernel_size, C)
+        # the convolution at one position is a linear map of its window
+        weight = self.query_key.weight.transpose(1, 2).reshape(2 * C, -1)
+        qk = F.linear(window.reshape(B, -1), weight, self.query_key.bias)
+        q, k = qk.view(B, 2, self.n_heads, C // self.n_heads).unbind(1)
+        v = self.value(x[:, 0]).view(B, self.n_heads, C // self.n_heads)
+        cache.append(window, k, v, position)
+        y = cache.attend(q, pattern, position).reshape(B, 1, C)
+        return self.resid_dropout(self.proj(y))

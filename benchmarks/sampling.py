@@ -1,0 +1,363 @@
+"""Sampling speed: the cached sampler against re-encoding, and M4 Hourly predict.
+
+Two measurements, side by side in one run on the CPU:
+
+(a) ``sample_paths`` (cached incremental decoding: one prefill of the
+    conditioning range per series, then one position per step) against
+    ``reencode_sample_paths`` (the same paths, re-encoding the whole window at
+    every step), on a randomly initialised network: context 512, horizon 48,
+    100 paths per series, 3 layers, d_model 64, 4 heads, kernel 3, LogSparse
+    attention, ``--series`` series. Both run with the same generators, so they
+    also draw the same paths; the largest difference is reported. The cached
+    sampler is timed as the best of ``--repeats`` runs, the re-encoding one
+    once (it is slow). Both run with ``--threads`` intra-op threads and one
+    worker.
+
+(b) The public API on all 414 M4 Hourly series: a ``LogSparseTransformerForecaster``
+    of the benchmark's intended size (d_model 32, 3 layers, 4 heads, context
+    168, prediction length 48, 100 paths) fitted for one short epoch, since
+    only prediction time matters here; then ``predict`` over 48 steps (which
+    samples the paths) and ``predict_quantiles`` after it (which reuses them).
+    Timed once per thread setting in ``--threads-b``, each on a fresh copy of
+    the fitted forecaster (copies carry no cached paths).
+
+The machine is shared: other processes may use the cores meanwhile, so the
+load average before and after each part is recorded.
+
+    python benchmarks/sampling.py --markdown docs/benchmarks/sampling.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime
+import importlib.metadata
+import os
+import platform
+import time
+import warnings
+
+import numpy as np
+import torch
+
+from sktime_logsparse import LogSparseTransformerForecaster
+from sktime_logsparse._sampling import reencode_sample_paths, sample_paths
+from sktime_logsparse.datasets import load_m4_hourly_split
+from sktime_logsparse.nn import LogSparseConfig, LogSparseTransformer
+
+N_COVARIATES = 2
+
+
+def load() -> str:
+    """The 1-minute load average."""
+    return f"{os.getloadavg()[0]:.2f}"
+
+
+def cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo, if there is one."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+# ---------------------------------------------------------------- part (a) --
+
+
+def sampler_inputs(args):
+    """A random network and inputs of the configuration of part (a)."""
+    torch.manual_seed(0)
+    C, H, S = args.context, args.horizon, args.series
+    config = LogSparseConfig(
+        n_inputs=2 + N_COVARIATES,
+        d_model=64,
+        n_heads=4,
+        n_layers=3,
+        kernel_size=3,
+        attention="logsparse",
+        max_length=C + H,
+        n_series=S,
+    )
+    net = LogSparseTransformer(config).eval()
+    t = torch.arange(C + 1, dtype=torch.float32)
+    phase = torch.rand(S, 1) * 24
+    context = 10 + 3 * torch.sin(2 * torch.pi * (t + phase) / 24)
+    context = context + 0.3 * torch.randn(S, C + 1)
+    covariates = torch.randn(S, C + H, N_COVARIATES)
+    ids = torch.arange(S)
+    return net, (context, covariates, ids, H, args.samples, C, H)
+
+
+def generators(n: int) -> list[torch.Generator]:
+    """One generator per series, the same seeds every time."""
+    return [torch.Generator().manual_seed(1000 + i) for i in range(n)]
+
+
+def part_a(args) -> dict:
+    """Cached sampler against re-encoding."""
+    torch.set_num_threads(args.threads)
+    net, inputs = sampler_inputs(args)
+    S = args.series
+    before = load()
+    # warm-up: libraries, thread pools, the attention pattern
+    sample_paths(net, *inputs[:3], 2, 2, *inputs[5:], generators=generators(S))
+    cached_times = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        cached = sample_paths(net, *inputs, generators=generators(S))
+        cached_times.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    slow = reencode_sample_paths(net, *inputs, generators=generators(S))
+    reencode_time = time.perf_counter() - start
+    cached_time = min(cached_times)
+    return {
+        "series": S,
+        "paths": S * args.samples,
+        "cached_s": cached_time,
+        "cached_runs": len(cached_times),
+        "reencode_s": reencode_time,
+        "ratio": reencode_time / cached_time,
+        "max_abs_diff": float((cached - slow).abs().max()),
+        "max_abs_path": float(slow.abs().max()),
+        "threads": args.threads,
+        "load_before": before,
+        "load_after": load(),
+    }
+
+
+# ---------------------------------------------------------------- part (b) --
+
+
+def part_b(args) -> dict:
+    """Predict all M4 Hourly series through the public API."""
+    y_train, _ = load_m4_hourly_split(series=args.m4_series)
+    n_series = y_train.index.get_level_values(0).nunique()
+    fh = np.arange(1, 49)
+    forecaster = LogSparseTransformerForecaster(
+        context_length=168,
+        prediction_length=48,
+        d_model=32,
+        n_heads=4,
+        n_layers=3,
+        max_epochs=1,
+        windows_per_epoch=args.windows,
+        early_stopping_patience=None,
+        num_samples=args.samples,
+        device="cpu",
+        random_state=0,
+    )
+    default_threads = torch.get_num_threads()
+    start = time.perf_counter()
+    forecaster.fit(y_train, fh=fh)
+    fit_time = time.perf_counter() - start
+    runs = []
+    for threads in args.threads_b:
+        torch.set_num_threads(threads)
+        f = copy.deepcopy(forecaster)  # no cached paths
+        before = load()
+        start = time.perf_counter()
+        pred = f.predict()
+        predict_time = time.perf_counter() - start
+        start = time.perf_counter()
+        q = f.predict_quantiles(alpha=[0.1, 0.5, 0.9])
+        quantiles_time = time.perf_counter() - start
+        assert np.isfinite(pred.to_numpy()).all() and np.isfinite(q.to_numpy()).all()
+        runs.append(
+            {
+                "threads": threads,
+                "predict_s": predict_time,
+                "quantiles_s": quantiles_time,
+                "rows": len(pred),
+                "load_before": before,
+                "load_after": load(),
+            }
+        )
+    torch.set_num_threads(default_threads)
+    return {"series": n_series, "fit_s": fit_time, "runs": runs}
+
+
+# ----------------------------------------------------------------- report --
+
+
+def markdown_table(head: list, rows: list) -> str:
+    """A GitHub markdown table."""
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def table_a(a: dict) -> str:
+    """Part (a) as a table."""
+    head = ["sampler", "time (s)", "runs", "speed-up"]
+    rows = [
+        ["`sample_paths` (cached)", f"{a['cached_s']:.3f}", a["cached_runs"], ""],
+        [
+            "`reencode_sample_paths`",
+            f"{a['reencode_s']:.2f}",
+            1,
+            f"**{a['ratio']:.0f}x**",
+        ],
+    ]
+    return markdown_table(head, rows)
+
+
+def table_b(b: dict) -> str:
+    """Part (b) as a table."""
+    head = [
+        "torch threads",
+        "`predict` (s)",
+        "`predict_quantiles` after it (s)",
+        "load before -> after",
+    ]
+    rows = [
+        [
+            r["threads"],
+            f"**{r['predict_s']:.1f}**",
+            f"{r['quantiles_s']:.3f}",
+            f"{r['load_before']} -> {r['load_after']}",
+        ]
+        for r in b["runs"]
+    ]
+    return markdown_table(head, rows)
+
+
+def write_markdown(path: str, a: dict | None, b: dict | None, args, elapsed) -> None:
+    """The page of record."""
+    versions = ", ".join(
+        f"{p} {importlib.metadata.version(p)}" for p in ("torch", "sktime", "numpy")
+    )
+    today = datetime.date.today().isoformat()
+    parts = [
+        "# Sampling benchmark: cached decoding, and predicting M4 Hourly",
+        "",
+        "Produced by `benchmarks/sampling.py` (its docstring has the details) with",
+        "",
+        "```bash",
+        "python benchmarks/sampling.py --markdown docs/benchmarks/sampling.md",
+        "```",
+        "",
+        f"Machine: {os.cpu_count()} CPU cores ({cpu_model()}), "
+        f"Python {platform.python_version()}, {versions}; run on {today}, "
+        f"{elapsed:.0f} s in all. The machine was shared with other jobs during "
+        "the run, so the times are noisy: the 1-minute load average before and "
+        "after each measurement is given; a load above 2 means other processes "
+        "wanted the cores too.",
+    ]
+    if a is not None:
+        parts += [
+            "",
+            "## (a) Cached sampler against re-encoding",
+            "",
+            f"{a['series']} series x {args.samples} paths = {a['paths']} paths, "
+            f"context {args.context}, horizon {args.horizon} (one chunk), "
+            "3 layers, d_model 64, 4 heads, kernel 3, LogSparse attention, "
+            f"randomly initialised weights, {a['threads']} intra-op thread(s). "
+            "`reencode_sample_paths` runs the network over the window up to each "
+            "step; `sample_paths` prefills the context once per series and then "
+            "decodes one position per step from per-layer caches. With the same "
+            "generators both draw the same paths: largest difference "
+            f"{a['max_abs_diff']:.2e} (paths up to {a['max_abs_path']:.1f} in "
+            "absolute value).",
+            "",
+            table_a(a),
+            "",
+            f"Load average before -> after: {a['load_before']} -> {a['load_after']}.",
+        ]
+    if b is not None:
+        parts += [
+            "",
+            f"## (b) Predicting {b['series']} M4 Hourly series",
+            "",
+            f"{b['series']} series x 48 steps x {args.samples} paths through "
+            "`LogSparseTransformerForecaster` (d_model 32, 3 layers, 4 heads, "
+            "context 168, prediction length 48, seasonal lags 24 and 168, "
+            f"calendar features), fitted for one epoch of {args.windows} windows "
+            f"({b['fit_s']:.1f} s; only prediction time matters here). "
+            "`predict` samples the paths; `predict_quantiles` after it on the "
+            "same horizon reuses them (the forecaster keeps the paths of the "
+            "last horizon). On the CPU the sampler decodes batches of series in "
+            "`torch.get_num_threads()` threads with one intra-op thread each.",
+            "",
+            table_b(b),
+        ]
+    parts += [
+        "",
+        "## How (b) got here",
+        "",
+        "Measured during development on the same shared machine (not re-run by "
+        "this script). `predict` on the 414 series first took 250 s (2 torch "
+        "threads, under cProfile). The profile: decoding steps spent half their "
+        "time in the cache's attention (a gather of the cached keys in "
+        "`(B, H, L, D)` layout, `bmm` of tiny matrices, a softmax along a short "
+        "last axis), the rest in a `conv1d` per step, concatenations and the "
+        "dense layers. Changes, with the sampler alone on a batch of 81 series "
+        "(8100 paths) on one thread:",
+        "",
+        "* the decoding cache stores keys and values positions first and rows "
+        "last, `(positions, D, B, H)`, like the sparse kernel: products and "
+        "reductions stream over contiguous rows, own positions are read as "
+        "views, prefix positions are broadcast over a series' paths; the "
+        "causal convolution of one position is a linear map of its "
+        "`kernel_size` inputs: 11.1 s -> 3.2 s;",
+        "* thread setting: with 2 intra-op threads while other processes held "
+        "a core, every one of the thousands of small operations waited for the "
+        "descheduled thread: 164 s for the 414 series against 11 s on one "
+        "thread. The sampler now gives each CPU thread its own batches of "
+        "series, each running with one intra-op thread (the paths do not "
+        "change).",
+        "",
+        "Batch size (`max_batch` 2048 to 16384 paths) made no difference.",
+        "",
+        "Targets of the issue: cached sampler at least 10x faster than "
+        "re-encoding; `predict` on all 414 series at most 30 s, ideally 15 s.",
+        "",
+    ]
+    with open(path, "w") as f:
+        f.write("\n".join(parts))
+
+
+def main() -> None:
+    """Run the benchmark; print the tables, optionally write the page."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--series", type=int, default=4, help="series of part (a)")
+    parser.add_argument("--context", type=int, default=512)
+    parser.add_argument("--horizon", type=int, default=48)
+    parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=3, help="cached runs (a)")
+    parser.add_argument("--threads", type=int, default=1, help="threads of (a)")
+    parser.add_argument(
+        "--threads-b",
+        type=int,
+        nargs="+",
+        default=sorted({torch.get_num_threads(), 1}, reverse=True),
+        help="torch thread settings of (b), one predict each",
+    )
+    parser.add_argument("--m4-series", type=int, default=None, help="(b): all")
+    parser.add_argument("--windows", type=int, default=256, help="(b) fit windows")
+    parser.add_argument("--skip", choices=["a", "b"], help="skip one part")
+    parser.add_argument("--markdown", metavar="PATH", help="write a markdown page")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore", category=FutureWarning)
+
+    start = time.perf_counter()
+    a = b = None
+    if args.skip != "a":
+        a = part_a(args)
+        print(table_a(a))
+        print(f"max |cached - reencoded| = {a['max_abs_diff']:.2e}", flush=True)
+    if args.skip != "b":
+        b = part_b(args)
+        print(table_b(b), flush=True)
+    elapsed = time.perf_counter() - start
+    if args.markdown:
+        write_markdown(args.markdown, a, b, args, elapsed)
+        print(f"wrote {args.markdown}")
+
+
+if __name__ == "__main__":
+    main()
