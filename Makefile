@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # requirement of the package does not pull a multi-GB CUDA build.
 TORCH_CPU ?= torch==2.13.0
 
-.PHONY: test lint format venv demo bench-attention clean
+.PHONY: test lint format venv demo bench-attention bench-sampling docs docs-figures clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,12 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	touch $@
 
 venv: $(VENV)/.installed
+
+# the docs tools (mkdocs-material, mkdocstrings) and what the examples need,
+# added to the same .venv
+$(VENV)/.docs-installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install -q -e ".[docs]"
+	touch $@
 
 lint: venv
 	$(BIN)/ruff check .
@@ -36,5 +42,23 @@ demo: venv
 bench-attention: venv
 	$(BIN)/python benchmarks/attention.py
 
+# cached sampler vs re-encoding, and predict on all 414 M4 Hourly series;
+# writes the page of record
+bench-sampling: venv
+	$(BIN)/python benchmarks/sampling.py --markdown docs/benchmarks/sampling.md
+
+# the documentation site, into site/ (CI runs this after `make test`)
+docs: $(VENV)/.docs-installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# rerun every docs example at full size: the figures, tables and printed output
+# in docs/images/ (about half an hour on 2 cores); commit them afterwards
+docs-figures: $(VENV)/.docs-installed
+	for f in docs/examples/*.py; do \
+		echo "$$f"; \
+		$(BIN)/python "$$f" > "docs/images/$$(basename "$$f" .py).txt" || exit 1; \
+	done
+	find docs/images -name "*.txt" -empty -delete
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache site

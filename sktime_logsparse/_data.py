@@ -122,13 +122,15 @@ def covariates(
 def assemble(
     frames: list[pd.DataFrame], keys: list[tuple], level_names: list
 ) -> pd.DataFrame:
-    """Stack per-instance frames into ``y``'s container type, index sorted.
+    """Stack per-instance frames into ``y``'s container type.
 
-    sktime's metrics require a monotonic (lexsorted) index on panels.
+    Instances keep the order of the data they were fitted on, as sktime's own
+    per-series forecasters do, so that forecasts line up row by row with a
+    test panel in that order (sktime's metrics compare rows in order).
     """
     if not level_names:
         return frames[0]
-    return pd.concat(frames, keys=keys, names=level_names).sort_index()
+    return pd.concat(frames, keys=keys, names=level_names)
 
 
 def magnitudes(values: np.ndarray, likelihood: str) -> np.ndarray:

@@ -212,3 +212,12 @@ def test_pickle_and_sktime_save_load_round_trip(tmp_path):
     f.save(str(path))
     loaded = load(str(path))
     pd.testing.assert_frame_equal(loaded.predict(), expected)
+
+
+def test_panel_forecasts_keep_the_instance_order_of_y():
+    """As sktime's per-series forecasters: rows line up with a test panel."""
+    frames = {k: _series(50, seed=i) for i, k in enumerate(["s2", "s10", "s1"])}
+    y = pd.concat(frames, names=["instance", "time"])
+    f = LogSparseTransformerForecaster(**TINY).fit(y, fh=[1, 2])
+    for out in (f.predict(), f.predict_quantiles(alpha=[0.5]), f.predict_var()):
+        assert out.index.get_level_values(0).unique().tolist() == ["s2", "s10", "s1"]

@@ -1,0 +1,90 @@
+"""Quickstart: one global model for 60 M4 Hourly series, and their fan charts.
+
+Trains one LogSparse Transformer on 60 hourly series of the M4 competition
+(shipped with the package), forecasts the 48 hours of the M4 test horizon,
+prints MASE beside sktime's seasonal naive, and writes
+``docs/images/quickstart_fan_chart.png``.
+
+    python docs/examples/quickstart.py
+"""
+
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import numpy as np
+from sktime.forecasting.naive import NaiveForecaster
+from sktime.performance_metrics.forecasting import MeanAbsoluteScaledError
+
+from sktime_logsparse import LogSparseTransformerForecaster
+from sktime_logsparse.datasets import HORIZON, SEASONALITY, load_m4_hourly_split
+
+# SKTIME_LOGSPARSE_DOCS_TINY=1 (tests/test_examples.py): a tiny model trained for
+# a moment, figures to a scratch folder
+TINY = os.environ.get("SKTIME_LOGSPARSE_DOCS_TINY") == "1"
+SMOKE = dict(
+    d_model=8, n_heads=2, n_layers=1, max_epochs=1, windows_per_epoch=32, num_samples=10
+)
+OUT = Path(
+    os.environ.get("SKTIME_LOGSPARSE_DOCS_OUT")
+    or (tempfile.mkdtemp() if TINY else Path(__file__).resolve().parents[1] / "images")
+)
+matplotlib.use("Agg")  # write files, open no window
+
+# --8<-- [start:example]
+y_train, y_test = load_m4_hourly_split(series=4 if TINY else 60)  # pd-multiindex
+# predict returns panels sorted by instance (H1, H10, H11, ...); sort the data the
+# same way, since sktime's metrics compare panels row by row
+y_train, y_test = y_train.sort_index(), y_test.sort_index()
+fh = np.arange(1, HORIZON + 1)  # the 48 hours after the end of each series
+
+forecaster = LogSparseTransformerForecaster(
+    context_length=168,  # condition on one week of hourly history
+    dropout=0.0,  # short CPU budgets underfit: dropout would only slow learning
+    learning_rate=2e-3,
+    lr_schedule="cosine",
+    max_epochs=40,
+    windows_per_epoch=2048,
+    early_stopping_patience=8,
+    max_fit_seconds=150,  # at most 2.5 minutes, then the best weights so far
+    random_state=0,
+)
+if TINY:
+    forecaster.set_params(**SMOKE)
+forecaster.fit(y_train, fh=fh)  # one global model for all the series
+print(f"trained {len(forecaster.training_history_)} epochs")
+y_pred = forecaster.predict()  # mean of 100 sample paths per series
+quantiles = forecaster.predict_quantiles(alpha=[0.05, 0.25, 0.5, 0.75, 0.95])
+
+naive = NaiveForecaster(strategy="last", sp=SEASONALITY).fit(y_train, fh=fh)
+mase = MeanAbsoluteScaledError(sp=SEASONALITY, multilevel="uniform_average")
+print(f"MASE, LogSparse Transformer: {mase(y_test, y_pred, y_train=y_train):.3f}")
+print(
+    f"MASE, seasonal naive:        {mase(y_test, naive.predict(), y_train=y_train):.3f}"
+)
+# --8<-- [end:example]
+
+# --8<-- [start:fan_chart]
+series = ["H1", "H10", "H11", "H12"] if not TINY else ["H1", "H2"]
+fig, axes = plt.subplots(len(series), 1, figsize=(9, 2.3 * len(series)))
+for ax, sid in zip(axes, series, strict=True):
+    history = y_train.loc[sid, "value"].iloc[-168:]  # the last week
+    q = quantiles.loc[sid, "value"]  # columns: the quantile levels
+    ax.plot(history.index, history, color="black", lw=1, label="history")
+    ax.plot(
+        y_test.loc[sid].index, y_test.loc[sid, "value"], "k--", lw=1, label="actual"
+    )
+    ax.fill_between(q.index, q[0.05], q[0.95], alpha=0.25, color="C0", label="90%")
+    ax.fill_between(q.index, q[0.25], q[0.75], alpha=0.45, color="C0", label="50%")
+    ax.plot(q.index, q[0.5], color="C0", lw=1.5, label="median")
+    ax.set_title(sid, fontsize=9, loc="left")
+    ax.xaxis.set_major_formatter(
+        mdates.ConciseDateFormatter(ax.xaxis.get_major_locator())
+    )
+axes[0].legend(loc="upper left", fontsize=8, ncol=5)
+fig.tight_layout()
+fig.savefig(OUT / "quickstart_fan_chart.png", dpi=100)
+# --8<-- [end:fan_chart]
