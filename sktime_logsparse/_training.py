@@ -174,6 +174,7 @@ class TrainConfig:
     scaling: bool = True
     id_dropout: float = 0.1
     lags: tuple[int, ...] = ()
+    keep_initial: bool = False
     verbose: bool = False
 
     @property
@@ -281,6 +282,11 @@ def train(
     scheduler = _scheduler(optimizer, config)
     result = TrainResult()
     best_state, bad_epochs = None, 0
+    if config.keep_initial and val_w is not None:
+        # fine-tuning: the starting weights compete with every epoch, so that
+        # a fine-tune that only hurts the validation loss leaves them in place
+        result.best_loss = evaluate(network, data, val_w, config)
+        best_state = copy.deepcopy(network.state_dict())
     start = time.perf_counter()
     epochs = tqdm(
         range(config.max_epochs),
@@ -334,7 +340,12 @@ def train(
                 )
             warnings.warn(
                 f"training stopped at epoch {epoch}: non-finite loss; keeping the "
-                f"weights of epoch {result.best_epoch}",
+                "weights of "
+                + (
+                    "the start"
+                    if result.best_epoch is None
+                    else f"epoch {result.best_epoch}"
+                ),
                 RuntimeWarning,
                 stacklevel=3,
             )

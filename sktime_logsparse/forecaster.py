@@ -311,7 +311,9 @@ class LogSparseTransformerForecaster(BaseForecaster):
             # a copy, so that every refit starts again from the pretrained weights
             self.model_ = self.pretrained_model_.copy().to(self._device())
             if self.fine_tune_epochs > 0:
-                self._train(self.model_, instances, ids, self.fine_tune_epochs)
+                self._train(
+                    self.model_, instances, ids, self.fine_tune_epochs, keep=True
+                )
         else:
             X = check_X(X, index=y.index)
             instances = self._setup(y, X, fh)
@@ -347,7 +349,9 @@ class LogSparseTransformerForecaster(BaseForecaster):
                 self._instances.append(inst)
                 self._ids = np.append(self._ids, np.full(n_columns, -1))
         if update_params and self.update_epochs > 0:
-            self._train(self.model_, self._instances, self._ids, self.update_epochs)
+            self._train(
+                self.model_, self._instances, self._ids, self.update_epochs, keep=True
+            )
         return self
 
     def _setup(self, y, X, fh) -> list[Instance]:
@@ -463,7 +467,8 @@ class LogSparseTransformerForecaster(BaseForecaster):
             self.time_axis_, inst.index[start:], positions, exog, self.exog_scaler_
         )
 
-    def _train(self, model, instances, ids, epochs: int) -> None:
+    def _train(self, model, instances, ids, epochs: int, keep: bool = False) -> None:
+        """Train ``model``; ``keep``: the current weights count as a candidate."""
         values, covs = [], []
         for inst in instances:
             cov = self._covariates(inst)
@@ -482,6 +487,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
             weight_decay=self.weight_decay,
             gradient_clip=self.gradient_clip,
             early_stopping_patience=self.early_stopping_patience,
+            keep_initial=keep,
             windows_per_epoch=self.windows_per_epoch,
             window_sampling=self.window_sampling,
             lr_schedule=self.lr_schedule,

@@ -192,3 +192,25 @@ def test_early_stopping_patience():
     result = train(net, data, cfg, torch.Generator().manual_seed(0))
     assert result.stop_reason == "early_stopping"
     assert len(result.history) == result.best_epoch + 1 + 2
+
+
+def test_keep_initial_weights_when_fine_tuning_only_hurts():
+    """With keep_initial, the starting weights compete with every epoch."""
+    data, _ = _data([60, 50, 40], pad=8)
+    net = _net()
+    good = TrainConfig(context_length=5, prediction_length=3, max_epochs=8)
+    train(net, data, good, torch.Generator().manual_seed(0))
+    start = {k: v.clone() for k, v in net.state_dict().items()}
+    # a learning rate far too high: every epoch is worse than the start
+    bad = TrainConfig(
+        context_length=5,
+        prediction_length=3,
+        max_epochs=2,
+        learning_rate=5.0,
+        gradient_clip=None,
+        keep_initial=True,
+    )
+    result = train(net, data, bad, torch.Generator().manual_seed(1))
+    assert result.best_epoch is None
+    for k, v in net.state_dict().items():
+        assert torch.equal(v, start[k]), k
