@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # requirement of the package does not pull a multi-GB CUDA build.
 TORCH_CPU ?= torch==2.13.0
 
-.PHONY: test lint format venv demo bench-attention bench-sampling docs docs-figures clean
+.PHONY: test lint format venv bench-venv demo bench-attention bench-sampling bench-training bench-m4 bench-etth1 docs docs-figures clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,26 @@ bench-attention: venv
 # writes the page of record
 bench-sampling: venv
 	$(BIN)/python benchmarks/sampling.py --markdown docs/benchmarks/sampling.md
+
+# the benchmark scripts' extras (official M4 table, markdown tables, figures)
+$(VENV)/.bench-installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install -q -e ".[bench]"
+	touch $@
+
+bench-venv: venv $(VENV)/.bench-installed
+
+# training throughput of the network, logsparse vs full attention
+bench-training: venv
+	$(BIN)/python benchmarks/training.py --markdown docs/benchmarks/training.md
+
+# the M4 Hourly protocol against sktime baselines (about 30 minutes on 2 cores)
+bench-m4: bench-venv
+	$(BIN)/python benchmarks/m4_hourly.py --markdown docs/benchmarks/m4_hourly.md \
+		--figure docs/images/m4_hourly_fan_chart.png
+
+# ETTh1, Informer's univariate protocol (about 15 minutes on 2 cores)
+bench-etth1: bench-venv
+	$(BIN)/python benchmarks/etth1.py --markdown docs/benchmarks/etth1.md
 
 # the documentation site, into site/ (CI runs this after `make test`)
 docs: $(VENV)/.docs-installed

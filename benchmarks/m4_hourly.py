@@ -227,7 +227,12 @@ def fan_chart(forecaster, train, test, path: Path, ids=("H1", "H105", "H300")):
     plt.close(fig)
 
 
-def markdown(result: dict, official: pd.DataFrame | None, command: str) -> str:
+def markdown(
+    result: dict,
+    official: pd.DataFrame | None,
+    command: str,
+    figure: Path | None = None,
+) -> str:
     cols = [
         "sMAPE",
         "MASE",
@@ -260,6 +265,12 @@ def markdown(result: dict, official: pd.DataFrame | None, command: str) -> str:
         + json.dumps(result["config"], sort_keys=True)
         + "`",
     ]
+    if figure is not None:
+        # pages live in docs/benchmarks/, figures in docs/images/
+        lines += [
+            "",
+            f"![Fan charts of a few M4 Hourly series](../images/{figure.name})",
+        ]
     if official is not None and len(official):
         lines += [
             "",
@@ -326,7 +337,7 @@ def main(argv=None) -> dict:
     out.write_text(json.dumps(result, indent=2, default=float) + "\n")
     if args.markdown:
         command = "python benchmarks/m4_hourly.py " + " ".join(sys.argv[1:])
-        args.markdown.write_text(markdown(result, official, command))
+        args.markdown.write_text(markdown(result, official, command, args.figure))
     return result
 
 
