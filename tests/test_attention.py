@@ -510,3 +510,24 @@ def test_conv_attention_rejects_indivisible_heads(d_model, n_heads):
 def test_conv_attention_rejects_bad_kernel_size(kernel_size):
     with pytest.raises(ValueError, match="kernel_size"):
         ConvSelfAttention(d_model=8, n_heads=2, kernel_size=kernel_size)
+
+
+@pytest.mark.parametrize("positions_last", [True, False])
+@pytest.mark.parametrize("kind", ["logsparse", "local", "restart"])
+def test_both_kernel_layouts_match_the_dense_oracle(kind, positions_last, monkeypatch):
+    """Narrow heads run positions-last, wide ones (B, H, L, D): both exact."""
+    import sktime_logsparse.nn._attention as attention
+
+    monkeypatch.setattr(
+        attention, "POSITIONS_LAST_BELOW", 10_000 if positions_last else 0
+    )
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 50, 8, requires_grad=True) for _ in range(3))
+    pattern = make_pattern(kind, 50)
+    out = sparse_attention(q, k, v, pattern)
+    grads = torch.autograd.grad(out.square().sum(), (q, k, v))
+    ref = dense_reference_attention(q, k, v, pattern)
+    ref_grads = torch.autograd.grad(ref.square().sum(), (q, k, v))
+    assert (out - ref).abs().max() <= 1e-5
+    for g, r in zip(grads, ref_grads, strict=True):
+        assert (g - r).abs().max() <= 1e-5

@@ -11,11 +11,12 @@ Two autograd functions, :class:`_OffsetScores` and :class:`_OffsetMix`, write
 their own backward passes so that autograd saves only q, k, v and the
 ``(B, H, K, L)`` weights, not K shifted copies.
 
-Inside the kernel q, k and v are laid out ``(B, H, D, L)``, positions last.
-Every per-offset operation then streams over contiguous rows of length L, and
-the reductions over D and over K run across rows instead of along a short
-last axis; on CPU this is several times faster than ``(B, H, L, D)`` with a
-head width D of 8 to 16 and K around 10.
+For narrow heads (D < 32, e.g. the forecaster's d_model 32 over 4 heads) the
+kernel lays q, k and v out ``(B, H, D, L)``, positions last: every per-offset
+operation then streams over contiguous rows of length L and the reduction over
+D runs across rows instead of along a short last axis, several times faster
+on CPU than ``(B, H, L, D)`` at D = 8. Wide heads stay ``(B, H, L, D)``, which
+is faster there and needs no transposed copies.
 """
 
 from __future__ import annotations
@@ -28,72 +29,88 @@ from torch import nn
 
 from ._pattern import AttentionPattern
 
+# Head widths below this run in the positions-last layout (see module docstring)
+POSITIONS_LAST_BELOW = 32
+
+
+def _shift(x: torch.Tensor, start: int, length: int, pos: int) -> torch.Tensor:
+    """``length`` positions of ``x`` from ``start`` along the position axis."""
+    return x.narrow(pos, start, length)
+
 
 class _OffsetScores(torch.autograd.Function):
-    """``s[..., j, l] = <q[..., :, l], k[..., :, l - o_j]>``, 0 where l < o_j.
+    """``s[..., j, l] = <q[..., l], k[..., l - o_j]>``, 0 where l < o_j.
 
-    q and k are ``(B, H, D, L)``; the scores ``(B, H, K, L)``.
+    q and k are ``(B, H, L, D)`` (``pos=-2``) or ``(B, H, D, L)``
+    (``pos=-1``); the scores are ``(B, H, K, L)`` either way.
     """
 
     @staticmethod
-    def forward(ctx, q, k, offsets: tuple[int, ...]):
-        L = q.shape[-1]
+    def forward(ctx, q, k, offsets: tuple[int, ...], pos: int):
+        L, feat = q.shape[pos], -1 if pos == -2 else -2
         s = q.new_zeros(*q.shape[:-2], len(offsets), L)
         for j, o in enumerate(offsets):
             if o < L:
-                s[..., j, o:] = (q[..., o:] * k[..., : L - o]).sum(-2)
+                qs, ks = _shift(q, o, L - o, pos), _shift(k, 0, L - o, pos)
+                s[..., j, o:] = (qs * ks).sum(feat)
         ctx.save_for_backward(q, k)
-        ctx.offsets = offsets
+        ctx.offsets, ctx.pos = offsets, pos
         return s
 
     @staticmethod
     def backward(ctx, ds):
         q, k = ctx.saved_tensors
-        L = q.shape[-1]
+        pos = ctx.pos
+        L, feat = q.shape[pos], -1 if pos == -2 else -2
         dq = torch.zeros_like(q) if ctx.needs_input_grad[0] else None
         dk = torch.zeros_like(k) if ctx.needs_input_grad[1] else None
         for j, o in enumerate(ctx.offsets):
             if o >= L:
                 continue
-            g = ds[..., j, o:].unsqueeze(-2)
+            g = ds[..., j, o:].unsqueeze(feat)
             if dq is not None:
-                dq[..., o:].addcmul_(g, k[..., : L - o])
+                _shift(dq, o, L - o, pos).addcmul_(g, _shift(k, 0, L - o, pos))
             if dk is not None:
-                dk[..., : L - o].addcmul_(g, q[..., o:])
-        return dq, dk, None
+                _shift(dk, 0, L - o, pos).addcmul_(g, _shift(q, o, L - o, pos))
+        return dq, dk, None, None
 
 
 class _OffsetMix(torch.autograd.Function):
-    """``out[..., :, l] = sum_j w[..., j, l] v[..., :, l - o_j]`` (w = 0 if l < o_j).
+    """``out[..., l] = sum_j w[..., j, l] v[..., l - o_j]`` (w = 0 if l < o_j).
 
-    w is ``(B, H, K, L)``; v and the output ``(B, H, D, L)``.
+    w is ``(B, H, K, L)``; v and the output ``(B, H, L, D)`` (``pos=-2``) or
+    ``(B, H, D, L)`` (``pos=-1``).
     """
 
     @staticmethod
-    def forward(ctx, w, v, offsets: tuple[int, ...]):
-        L = v.shape[-1]
+    def forward(ctx, w, v, offsets: tuple[int, ...], pos: int):
+        L, feat = v.shape[pos], -1 if pos == -2 else -2
         out = torch.zeros_like(v)
         for j, o in enumerate(offsets):
             if o < L:
-                out[..., o:].addcmul_(w[..., j, o:].unsqueeze(-2), v[..., : L - o])
+                _shift(out, o, L - o, pos).addcmul_(
+                    w[..., j, o:].unsqueeze(feat), _shift(v, 0, L - o, pos)
+                )
         ctx.save_for_backward(w, v)
-        ctx.offsets = offsets
+        ctx.offsets, ctx.pos = offsets, pos
         return out
 
     @staticmethod
     def backward(ctx, dout):
         w, v = ctx.saved_tensors
-        L = v.shape[-1]
+        pos = ctx.pos
+        L, feat = v.shape[pos], -1 if pos == -2 else -2
         dw = torch.zeros_like(w) if ctx.needs_input_grad[0] else None
         dv = torch.zeros_like(v) if ctx.needs_input_grad[1] else None
         for j, o in enumerate(ctx.offsets):
             if o >= L:
                 continue
+            d_o = _shift(dout, o, L - o, pos)
             if dw is not None:
-                dw[..., j, o:] = (dout[..., o:] * v[..., : L - o]).sum(-2)
+                dw[..., j, o:] = (d_o * _shift(v, 0, L - o, pos)).sum(feat)
             if dv is not None:
-                dv[..., : L - o].addcmul_(w[..., j, o:].unsqueeze(-2), dout[..., o:])
-        return dw, dv, None
+                _shift(dv, 0, L - o, pos).addcmul_(w[..., j, o:].unsqueeze(feat), d_o)
+        return dw, dv, None, None
 
 
 def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, length: int):
@@ -148,19 +165,22 @@ def sparse_attention(
         return F.scaled_dot_product_attention(
             q, k, v, dropout_p=dropout_p, is_causal=True
         )
+    if q.shape[-1] >= POSITIONS_LAST_BELOW:
+        return _offset_attention(q, k, v, pattern, dropout_p, pos=-2)
     q, k, v = (x.transpose(-1, -2).contiguous() for x in (q, k, v))
-    return _positions_last(q, k, v, pattern, dropout_p).transpose(-1, -2)
+    return _offset_attention(q, k, v, pattern, dropout_p, pos=-1).transpose(-1, -2)
 
 
-def _positions_last(q, k, v, pattern: AttentionPattern, dropout_p: float = 0.0):
-    """Sparse attention of contiguous ``(B, H, D, L)`` q, k, v; same layout out."""
+def _offset_attention(q, k, v, pattern: AttentionPattern, dropout_p: float, pos: int):
+    """Sparse attention of q, k, v with positions on axis ``pos`` (-2 or -1)."""
     offsets = tuple(pattern.offsets.tolist())
     invalid = ~pattern.valid.T.to(q.device)  # (K, L), the layout of the scores
-    scores = _OffsetScores.apply(q * (1.0 / math.sqrt(q.shape[-2])), k, offsets)
+    D = q.shape[-1 if pos == -2 else -2]
+    scores = _OffsetScores.apply(q * (1.0 / math.sqrt(D)), k, offsets, pos)
     weights = torch.softmax(scores.masked_fill(invalid, float("-inf")), dim=-2)
     if dropout_p > 0.0:
         weights = F.dropout(weights, p=dropout_p)
-    return _OffsetMix.apply(weights, v, offsets)
+    return _OffsetMix.apply(weights, v, offsets, pos)
 
 
 def dense_reference_attention(
