@@ -176,7 +176,8 @@ def _offset_attention(q, k, v, pattern: AttentionPattern, dropout_p: float, pos:
     offsets = tuple(pattern.offsets.tolist())
     invalid = ~pattern.valid.T.to(q.device)  # (K, L), the layout of the scores
     D = q.shape[-1 if pos == -2 else -2]
-    scores = _OffsetScores.apply(q * (1.0 / math.sqrt(D)), k, offsets, pos)
+    # scaling the scores, not q: a scaled copy of q would be saved for backward
+    scores = _OffsetScores.apply(q, k, offsets, pos) * (1.0 / math.sqrt(D))
     weights = torch.softmax(scores.masked_fill(invalid, float("-inf")), dim=-2)
     if dropout_p > 0.0:
         weights = F.dropout(weights, p=dropout_p)
