@@ -286,7 +286,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--split", choices=["test", "validation"], default="test")
     parser.add_argument("--series", type=int, default=None, help="first N series")
     parser.add_argument("--config", default="{}", help="JSON forecaster overrides")
-    parser.add_argument("--budget", type=float, default=1200.0, help="fit seconds")
+    parser.add_argument("--budget", type=float, default=1140.0, help="fit seconds")
     parser.add_argument("--baselines", default="naive,theta,ets")
     parser.add_argument("--ablation", action="store_true")
     parser.add_argument("--name", default=None, help="benchmarks/results/<name>.json")
