@@ -306,20 +306,29 @@ class LogSparseTransformerForecaster(BaseForecaster):
                 )
             X = check_X(X, columns=self._exog_columns(), index=y.index)
             instances = self._split(y, X)
+            self._factors = self._magnitudes(instances)
             keys = self._series_keys(instances, y.columns)
             ids = np.array([self.series_ids_.get(k, -1) for k in keys], dtype=np.int64)
             # a copy, so that every refit starts again from the pretrained weights
             self.model_ = self.pretrained_model_.copy().to(self._device())
             if self.fine_tune_epochs > 0:
                 self._train(
-                    self.model_, instances, ids, self.fine_tune_epochs, keep=True
+                    self.model_,
+                    instances,
+                    ids,
+                    self.fine_tune_epochs,
+                    keep=True,
+                    factors=self._factors,
                 )
         else:
             X = check_X(X, index=y.index)
             instances = self._setup(y, X, fh)
+            self._factors = self._magnitudes(instances)
             ids = np.arange(len(instances) * y.shape[1])
             self.model_ = self._new_model(n_series=len(ids))
-            self._train(self.model_, instances, ids, self.max_epochs)
+            self._train(
+                self.model_, instances, ids, self.max_epochs, factors=self._factors
+            )
         self._instances, self._ids = instances, ids
         # one seed per fitted model: repeated predict calls give the same paths
         self._predict_seed = self._seed("predict")
@@ -347,10 +356,16 @@ class LogSparseTransformerForecaster(BaseForecaster):
                 self._instances[i] = self._extend(self._instances[i], inst)
             else:
                 self._instances.append(inst)
+                self._factors += self._magnitudes([inst])
                 self._ids = np.append(self._ids, np.full(n_columns, -1))
         if update_params and self.update_epochs > 0:
             self._train(
-                self.model_, self._instances, self._ids, self.update_epochs, keep=True
+                self.model_,
+                self._instances,
+                self._ids,
+                self.update_epochs,
+                keep=True,
+                factors=self._factors,
             )
         return self
 
@@ -467,12 +482,19 @@ class LogSparseTransformerForecaster(BaseForecaster):
             self.time_axis_, inst.index[start:], positions, exog, self.exog_scaler_
         )
 
-    def _train(self, model, instances, ids, epochs: int, keep: bool = False) -> None:
-        """Train ``model``; ``keep``: the current weights count as a candidate."""
+    def _train(
+        self, model, instances, ids, epochs: int, keep: bool = False, factors=None
+    ) -> None:
+        """Train ``model`` on ``instances``.
+
+        ``keep``: the current weights count as a candidate; ``factors``: the
+        instances' magnitude factors (computed here when None).
+        """
+        if factors is None:
+            factors = self._magnitudes(instances)
         values, covs = [], []
-        for inst in instances:
+        for inst, magnitude in zip(instances, factors, strict=True):
             cov = self._covariates(inst)
-            magnitude = magnitudes(inst.values, self.likelihood)
             for j in range(inst.values.shape[1]):
                 values.append(inst.values[:, j] / magnitude[j])
                 covs.append(cov)
@@ -652,7 +674,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
         contexts, covs, factors = [], [], []
         for inst, step in zip(self._instances, steps, strict=True):
             T = len(inst)
-            factors.append(magnitudes(inst.values, self.likelihood))
+            factors.append(self._factors[len(factors)])
             future = axis.future(inst.index[-1], H)
             exog = self._future_exog(inst, future, X, step)
             n_pad = max(0, C - T)
@@ -746,6 +768,15 @@ class LogSparseTransformerForecaster(BaseForecaster):
         tag = {"init": 0, "train": 1, "predict": 2}[purpose]
         seq = np.random.SeedSequence([int(self.random_state), tag])
         return int(seq.generate_state(1, dtype=np.uint64)[0] >> 1)
+
+    def _magnitudes(self, instances: list[Instance]) -> list[np.ndarray]:
+        """Per instance, the power-of-ten factors of its columns (``magnitudes``).
+
+        Fixed when an instance is first seen (fit, or a new instance in
+        ``update``), so that later data never changes the factor the network
+        was trained with.
+        """
+        return [magnitudes(inst.values, self.likelihood) for inst in instances]
 
     def _exog_columns(self) -> list | None:
         """Exogenous columns of the fit (or pretrain) data; None without X."""

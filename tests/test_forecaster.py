@@ -221,3 +221,14 @@ def test_panel_forecasts_keep_the_instance_order_of_y():
     f = LogSparseTransformerForecaster(**TINY).fit(y, fh=[1, 2])
     for out in (f.predict(), f.predict_quantiles(alpha=[0.5]), f.predict_var()):
         assert out.index.get_level_values(0).unique().tolist() == ["s2", "s10", "s1"]
+
+
+def test_magnitude_factor_is_fixed_at_fit():
+    """Small-valued series: update must not change the factor trained with."""
+    y = _series(60) * 1e-3  # mean |z| ~ 0.01: factor 1e-2
+    f = LogSparseTransformerForecaster(**TINY).fit(y, fh=[1, 2])
+    factor = f._factors[0].copy()
+    later = _series(120).iloc[60:] * 1e-1  # the level grows 100-fold
+    f.update(later, update_params=False)
+    np.testing.assert_array_equal(f._factors[0], factor)
+    assert np.isfinite(f.predict().to_numpy()).all()
