@@ -74,7 +74,7 @@ print(y_pred.groupby(level=["group", "instances"]).mean().round(1))
 pretrain_ids = [f"H{i}" for i in range(21, 26 if TINY else 121)]
 y_pretrain = load_m4_hourly("train", series=pretrain_ids)
 y_train, y_test = load_m4_hourly_split(series=[f"H{i}" for i in range(1, 11)])
-y_train, y_test = y_train.sort_index(), y_test.sort_index()  # as predict sorts
+y_train, y_test = y_train.sort_index(), y_test.sort_index()  # for sktime's metrics
 
 forecaster = LogSparseTransformerForecaster(**settings)  # fine_tune_epochs=0
 forecaster.pretrain(y_pretrain, fh=fh)

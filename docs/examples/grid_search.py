@@ -37,7 +37,7 @@ OUT = Path(
 matplotlib.use("Agg")  # write files, open no window
 
 y_train, y_test = load_m4_hourly_split(series=3 if TINY else 20)
-y_train, y_test = y_train.sort_index(), y_test.sort_index()  # as predict sorts
+y_train, y_test = y_train.sort_index(), y_test.sort_index()  # for sktime's metrics
 fh = np.arange(1, HORIZON + 1)
 
 # --8<-- [start:example]

@@ -36,8 +36,8 @@ matplotlib.use("Agg")  # write files, open no window
 
 # --8<-- [start:example]
 y_train, y_test = load_m4_hourly_split(series=4 if TINY else 60)  # pd-multiindex
-# predict returns panels sorted by instance (H1, H10, H11, ...); sort the data the
-# same way, since sktime's metrics compare panels row by row
+# sktime's probabilistic metrics need lexsorted panels (H1, H10, H11, ...);
+# forecasts keep the order of the data they were fitted on
 y_train, y_test = y_train.sort_index(), y_test.sort_index()
 fh = np.arange(1, HORIZON + 1)  # the 48 hours after the end of each series
 
