@@ -21,6 +21,7 @@ depend on which other series are predicted with it.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import torch
 
@@ -84,19 +85,23 @@ def sample_paths(
     torch.Tensor
         shape: ``(S, num_samples, horizon)``.
     """
-    return _by_series(
+    group = partial(
         _sample_group,
+        horizon=horizon,
+        n=num_samples,
+        C=context_length,
+        P=prediction_length,
+        scaling=scaling,
+        lags=tuple(lags),
+    )
+    return _by_series(
+        group,
         network,
         context,
         covariates,
         series_id,
-        horizon,
-        num_samples,
-        context_length,
-        prediction_length,
-        scaling,
-        lags,
         generators,
+        num_samples,
         max_batch,
         workers,
     )
@@ -131,19 +136,23 @@ def reencode_sample_paths(
     torch.Tensor
         shape: ``(S, num_samples, horizon)``.
     """
-    return _by_series(
+    group = partial(
         _reencode_group,
+        horizon=horizon,
+        n=num_samples,
+        C=context_length,
+        P=prediction_length,
+        scaling=scaling,
+        lags=tuple(lags),
+    )
+    return _by_series(
+        group,
         network,
         context,
         covariates,
         series_id,
-        horizon,
-        num_samples,
-        context_length,
-        prediction_length,
-        scaling,
-        lags,
         generators,
+        num_samples,
         max_batch,
         workers,
     )
@@ -155,17 +164,16 @@ def _by_series(
     context,
     covariates,
     series_id,
-    horizon,
-    num_samples,
-    context_length,
-    prediction_length,
-    scaling,
-    lags,
     generators,
+    num_samples,
     max_batch,
     workers,
 ):
-    """Run ``group_fn`` on batches of whole series of at most ``max_batch`` paths."""
+    """Run ``group_fn`` on batches of whole series of at most ``max_batch`` paths.
+
+    ``group_fn(network, context, covariates, series_id, generators=...)`` samples
+    the paths of one batch (the other settings bound already).
+    """
     S = context.shape[0]
     per_batch = max(1, min(max_batch // num_samples, -(-S // max(1, workers))))
 
@@ -177,13 +185,7 @@ def _by_series(
                 context[rows],
                 covariates[rows],
                 None if series_id is None else series_id[rows],
-                horizon,
-                num_samples,
-                context_length,
-                prediction_length,
-                scaling,
-                tuple(lags),
-                None if generators is None else generators[rows],
+                generators=None if generators is None else generators[rows],
             )
 
     starts = range(0, S, per_batch)
