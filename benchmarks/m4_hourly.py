@@ -45,8 +45,10 @@ CONFIG = {
     "context_length": 168,
     "prediction_length": HORIZON,
     "windows_per_epoch": 4096,
-    "max_epochs": 200,
-    "early_stopping_patience": 10,
+    "learning_rate": 5e-4,
+    "lr_schedule": "cosine",
+    "max_epochs": 80,
+    "early_stopping_patience": 15,
     "random_state": 0,
 }
 

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
-__all__ = ["TimeAxis", "age_feature", "CALENDAR_FEATURES"]
+__all__ = ["TimeAxis", "age_feature", "auto_lags", "CALENDAR_FEATURES"]
 
 _ONE_DAY = pd.Timedelta(days=1)
 # mean Gregorian month, to count the months of a calendar offset
@@ -607,3 +607,28 @@ def age_feature(positions: np.ndarray) -> np.ndarray:
     """
     positions = np.clip(np.asarray(positions, dtype=np.float64), 0, None)
     return np.log10(2.0 + positions).astype(np.float32)
+
+
+def auto_lags(season: int, weekly: bool = False) -> tuple[int, ...]:
+    """Lagged targets of ``lags="auto"`` besides ``z_{t-1}``.
+
+    ``z_{t-2}``; with a season ``s > 1`` also ``s - 1, s, s + 1`` and ``2 s``;
+    with ``weekly`` (sub-daily data, ``s`` steps a day) also ``7 s - 1, 7 s,
+    7 s + 1``. The neighbours of a seasonal lag make seasonal differences
+    (``z_{t-s} - z_{t-s-1}``) linear functions of the inputs.
+
+    Examples
+    --------
+    >>> auto_lags(24, weekly=True)
+    (2, 23, 24, 25, 48, 167, 168, 169)
+    >>> auto_lags(12)
+    (2, 11, 12, 13, 24)
+    >>> auto_lags(1)
+    (2,)
+    """
+    lags = {2}
+    if season > 1:
+        lags |= {season - 1, season, season + 1, 2 * season}
+        if weekly:
+            lags |= {7 * season - 1, 7 * season, 7 * season + 1}
+    return tuple(sorted(lag for lag in lags if lag > 1))

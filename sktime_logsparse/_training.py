@@ -99,10 +99,15 @@ class SeriesTensors:
 
 @dataclass
 class WindowIndex:
-    """Candidate windows: flat index of the last target, and the series."""
+    """Candidate windows.
+
+    ``ends``: flat index of each window's last target; ``series``: its series;
+    ``first_target``: per series, the first position whose target is trained on.
+    """
 
     ends: torch.Tensor
     series: torch.Tensor
+    first_target: torch.Tensor
     weights: torch.Tensor | None = None
 
     def __len__(self) -> int:
@@ -115,24 +120,33 @@ def make_windows(
     prediction_length: int,
     validation: bool,
     sampling: str = "uniform",
+    lead: int = 1,
 ) -> tuple[WindowIndex, WindowIndex | None]:
     """Training and validation windows.
 
     With ``validation``, every series longer than ``prediction_length + 1``
     holds out its last ``prediction_length`` points: one validation window
-    ends there, and no training target lies there. Training windows end at any
-    point from ``prediction_length`` on (earlier ones would condition on
-    nothing); where a series is short they are left-padded.
+    ends there, and no training target lies there.
+
+    A target is trained on only from position ``lead`` of its series (the
+    longest lag) on, where every lagged input lies inside the series; before
+    that the lags would read padding, which never happens when forecasting
+    series as long as the lags, and zeros there teach the network dynamics
+    that damp its forecasts. Series shorter than ``2 * lead`` are trained on
+    from their middle. Training windows end at any trained target from
+    ``prediction_length`` on (earlier ones would condition on nothing); where a
+    series is short they are left-padded.
     """
     P, W = prediction_length, context_length + prediction_length
     lengths = data.lengths.cpu()
     held = (lengths > P + 1) & validation
     train_len = lengths - P * held
+    first_target = torch.minimum(torch.full_like(lengths, lead), lengths // 2)
     val = None
     if bool(held.any()):
         sid = held.nonzero().flatten()
-        val = WindowIndex(data.starts.cpu()[sid] + lengths[sid] - 1, sid)
-    first = torch.minimum(torch.full_like(train_len, P), train_len - 1)
+        val = WindowIndex(data.starts.cpu()[sid] + lengths[sid] - 1, sid, first_target)
+    first = torch.minimum(first_target.clamp_min(P), train_len - 1)
     counts = train_len - first
     series = torch.repeat_interleave(torch.arange(len(lengths)), counts)
     offset = torch.arange(int(counts.sum())) - torch.repeat_interleave(
@@ -142,7 +156,7 @@ def make_windows(
     weights = None
     if sampling == "scale":
         weights = _window_scales(data.z.cpu(), ends, W, context_length)
-    return WindowIndex(ends, series, weights), val
+    return WindowIndex(ends, series, first_target, weights), val
 
 
 def _window_scales(z: torch.Tensor, ends: torch.Tensor, W: int, C: int):
@@ -175,6 +189,9 @@ class TrainConfig:
     id_dropout: float = 0.1
     lags: tuple[int, ...] = ()
     keep_initial: bool = False
+    validation_metric: str = "nll"
+    validation_samples: int = 16
+    fit_skip: bool = False
     verbose: bool = False
 
     @property
@@ -215,7 +232,18 @@ def _batch(data, windows: WindowIndex, rows, config: TrainConfig):
     batch = build_window(
         raw, cov, config.context_length, config.scaling, lags=config.lags
     )
-    return batch, data.series_id[windows.series[rows]]
+    ids = data.series_id[windows.series[rows]]
+    # targets before the first trained position of their series are not scored
+    device = raw.device
+    series = windows.series[rows].to(device)
+    first = (
+        windows.first_target.to(device)[series]
+        + data.starts[series]
+        - windows.ends[rows].to(device)
+        + (W - 1)
+    )
+    batch.observed &= torch.arange(W, device=device) >= first.unsqueeze(1)
+    return batch, ids
 
 
 @torch.no_grad()
@@ -231,6 +259,50 @@ def evaluate(network, data, windows: WindowIndex, config: TrainConfig) -> float:
         n = int(batch.observed[:, config.context_length :].sum())
         loss = window_loss(network, batch, ids, loss_from=config.context_length)
         total, count = total + float(loss) * n, count + n
+    network.train(was_training)
+    return total / max(count, 1)
+
+
+@torch.no_grad()
+def evaluate_crps(network, data, windows: WindowIndex, config: TrainConfig) -> float:
+    """Mean scaled CRPS of sampled forecasts of the prediction range of ``windows``.
+
+    The paths are drawn with fixed seeds (the same noise at every epoch), so
+    that differences between epochs are those of the weights.
+    """
+    from ._sampling import sample_paths
+
+    C, P, R = config.context_length, config.prediction_length, config.lead
+    n = config.validation_samples
+    was_training = network.training
+    network.eval()
+    total, count = 0.0, 0
+    for rows in torch.arange(len(windows), device=data.z.device).split(256):
+        raw, cov = data.windows(windows.ends[rows], C + P, R)
+        ids = data.series_id[windows.series[rows]]
+        scale = build_window(raw, cov, C, config.scaling, lags=config.lags).scale
+        gens = [torch.Generator(device=raw.device).manual_seed(int(i)) for i in rows]
+        paths = sample_paths(
+            network,
+            raw[:, : R + C],
+            cov,
+            ids,
+            P,
+            n,
+            C,
+            P,
+            config.scaling,
+            config.lags,
+            gens,
+        )  # (B, n, P)
+        target = raw[:, R + C :]
+        observed = ~torch.isnan(target)
+        target = torch.where(observed, target, torch.zeros_like(target))
+        spread = (paths.unsqueeze(1) - paths.unsqueeze(2)).abs().mean((1, 2))
+        crps = (paths - target.unsqueeze(1)).abs().mean(1) - 0.5 * spread
+        crps = crps / scale.unsqueeze(-1)
+        total += float((crps * observed).sum())
+        count += int(observed.sum())
     network.train(was_training)
     return total / max(count, 1)
 
@@ -273,11 +345,18 @@ def train(
         config.prediction_length,
         validation,
         config.window_sampling,
+        config.lead,
     )
+    skip = getattr(network, "skip", None)
+    if skip is not None and config.fit_skip:
+        fit_skip(network, data, train_w, config, generator)
+    # the linear skip is fitted by least squares, never by gradient
+    fixed = set() if skip is None else {id(p) for p in skip.parameters()}
+    trained = [p for p in network.parameters() if id(p) not in fixed]
     n_windows = config.windows_per_epoch or len(train_w)
     steps = max(1, math.ceil(n_windows / config.batch_size))
     optimizer = torch.optim.Adam(
-        network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        trained, lr=config.learning_rate, weight_decay=config.weight_decay
     )
     scheduler = _scheduler(optimizer, config)
     result = TrainResult()
@@ -285,7 +364,8 @@ def train(
     if config.keep_initial and val_w is not None:
         # fine-tuning: the starting weights compete with every epoch, so that
         # a fine-tune that only hurts the validation loss leaves them in place
-        result.best_loss = evaluate(network, data, val_w, config)
+        val_fn = evaluate_crps if config.validation_metric == "crps" else evaluate
+        result.best_loss = val_fn(network, data, val_w, config)
         best_state = copy.deepcopy(network.state_dict())
     start = time.perf_counter()
     epochs = tqdm(
@@ -320,9 +400,7 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.gradient_clip:
-                torch.nn.utils.clip_grad_norm_(
-                    network.parameters(), config.gradient_clip
-                )
+                torch.nn.utils.clip_grad_norm_(trained, config.gradient_clip)
             optimizer.step()
             losses.append(loss.item())
             if (
@@ -351,7 +429,10 @@ def train(
             )
             break
         train_loss = float(np.mean(losses)) if losses else math.nan
-        val_loss = evaluate(network, data, val_w, config) if val_w is not None else None
+        val_loss = None
+        if val_w is not None:
+            val_fn = evaluate_crps if config.validation_metric == "crps" else evaluate
+            val_loss = val_fn(network, data, val_w, config)
         score = val_loss if val_loss is not None else train_loss
         result.history.append(
             {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss}
@@ -385,6 +466,38 @@ def train(
         network.load_state_dict(best_state)
     network.eval()
     return result
+
+
+@torch.no_grad()
+def fit_skip(
+    network: torch.nn.Module,
+    data: SeriesTensors,
+    windows: WindowIndex,
+    config: TrainConfig,
+    generator: torch.Generator,
+    n_windows: int = 4096,
+) -> None:
+    """Fit the network's linear skip by least squares on training windows.
+
+    The skip maps a step's inputs (lagged targets, covariates) to the location
+    of the scaled target; it is fitted to the trained targets of up to
+    ``n_windows`` windows drawn at random, in float64.
+    """
+    rows = torch.randint(
+        len(windows), (min(n_windows, len(windows)),), generator=generator
+    )
+    batch, _ = _batch(data, windows, rows.to(data.z.device), config)
+    x = batch.x[batch.observed].double()
+    y = (batch.target / batch.scale.unsqueeze(-1))[batch.observed].double()
+    if len(y) == 0:
+        return
+    design = torch.cat([x, torch.ones_like(x[:, :1])], dim=1)
+    # gelsd: minimum-norm solution, also where inputs are constant or collinear
+    driver = "gelsd" if design.device.type == "cpu" else None
+    coef = torch.linalg.lstsq(design, y.unsqueeze(1), driver=driver).solution[:, 0]
+    skip = network.skip
+    skip.weight.copy_(coef[:-1].to(skip.weight.dtype).unsqueeze(0))
+    skip.bias.copy_(coef[-1:].to(skip.bias.dtype))
 
 
 def _scheduler(optimizer, config: TrainConfig):

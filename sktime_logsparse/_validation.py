@@ -63,6 +63,7 @@ def check_params(est) -> None:
     _check_choice(est, "window_sampling", ("uniform", "scale"))
     _check_choice(est, "point_forecast", ("mean", "median"))
     _check_choice(est, "lr_schedule", (None, "cosine", "plateau"))
+    _check_choice(est, "early_stopping_metric", ("crps", "nll"))
     _check_float(est, "dropout", 0.0, 1.0, upper_open=True)
     _check_float(est, "learning_rate", 0.0, math.inf, lower_open=True)
     _check_float(est, "weight_decay", 0.0, math.inf)
@@ -71,8 +72,9 @@ def check_params(est) -> None:
     if est.max_fit_seconds is not None:
         _check_float(est, "max_fit_seconds", 0.0, math.inf, lower_open=True)
     _check_random_state(est.random_state)
-    if not isinstance(est.verbose, bool | np.bool_):
-        raise TypeError(f"verbose must be a bool, got {est.verbose!r}")
+    for name in ("verbose", "linear_ar"):
+        if not isinstance(getattr(est, name), bool | np.bool_):
+            raise TypeError(f"{name} must be a bool, got {getattr(est, name)!r}")
     _check_device_type(est.device)
 
 

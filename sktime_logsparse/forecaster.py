@@ -25,6 +25,7 @@ from ._data import (
     magnitudes,
     split_instances,
 )
+from ._features import auto_lags
 from ._model import GlobalModel, new_seed, resolve_device
 from ._persistence import load_model, save_model
 from ._validation import (
@@ -36,7 +37,7 @@ from ._validation import (
     time_axis_of,
     warn_sparse_instances,
 )
-from .nn import LogSparseConfig
+from .nn import LogSparseConfig, get_likelihood
 
 __all__ = ["LogSparseTransformerForecaster"]
 
@@ -108,11 +109,21 @@ class LogSparseTransformerForecaster(BaseForecaster):
         ``"gaussian"``, ``"student_t"`` or ``"negative_binomial"`` (counts).
     lags : "auto", list of int or None, default="auto"
         Lagged targets fed to each step besides ``z_{t-1}``, as DeepAR does.
-        "auto": one season back, and for sub-daily data also two seasons and
-        one week back (24, 48 and 168 for hourly data); None: only
-        ``z_{t-1}``, as in the paper. With the short training budgets of a
-        CPU, seasonal lags give the network the seasonal signal directly
-        instead of through several attention hops.
+        "auto": ``z_{t-2}``, one season back and its neighbours, two seasons,
+        and for sub-daily data one week back and its neighbours (2, 23, 24,
+        25, 48, 167, 168, 169 for hourly data), so that seasonal differences
+        such as ``z_{t-24} - z_{t-25}`` are inputs; None: only ``z_{t-1}``,
+        as in the paper. Targets are trained on only where all their lags lie
+        inside the series (series shorter than twice the longest lag: from
+        their middle).
+    linear_ar : bool, default=True
+        Add a linear autoregressive term in the inputs to the location of the
+        likelihood, fitted by least squares on the training windows before
+        the network is trained and then kept fixed: the Transformer learns
+        what the linear model misses. Forecasts iterate the one-step model
+        over the horizon, and a linear seasonal autoregression is a stable
+        base for that. Not used with ``"negative_binomial"`` (its mean is
+        made positive by a softplus).
     time_features : "auto" or None, default="auto"
         Calendar features derived from the index frequency; None for none.
     scaling : "mean" or None, default="mean"
@@ -126,9 +137,15 @@ class LogSparseTransformerForecaster(BaseForecaster):
     weight_decay : float, default=0.0
         Adam weight decay.
     early_stopping_patience : int or None, default=5
-        Epochs without improvement of the validation NLL (the last
+        Epochs without improvement of the validation score (on the last
         ``prediction_length`` points of each series, never trained on) before
         stopping; the best weights are restored. None: no validation split.
+    early_stopping_metric : str, default="crps"
+        Validation score: ``"crps"`` of 16 sample paths decoded over the
+        validation range like a forecast (scaled by the window scale), or
+        ``"nll"``, the one-step negative log-likelihood with the true history
+        fed in. The NLL keeps improving while forecasts many steps ahead get
+        worse, so the forecast score picks better weights.
     gradient_clip : float or None, default=1.0
         Clip the gradient norm; None disables it.
     num_samples : int, default=100
@@ -225,6 +242,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
         dropout=0.1,
         likelihood="gaussian",
         lags="auto",
+        linear_ar=True,
         time_features="auto",
         scaling="mean",
         max_epochs=50,
@@ -232,6 +250,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
         learning_rate=1e-3,
         weight_decay=0.0,
         early_stopping_patience=5,
+        early_stopping_metric="crps",
         gradient_clip=1.0,
         num_samples=100,
         point_forecast="mean",
@@ -257,6 +276,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
         self.dropout = dropout
         self.likelihood = likelihood
         self.lags = lags
+        self.linear_ar = linear_ar
         self.time_features = time_features
         self.scaling = scaling
         self.max_epochs = max_epochs
@@ -264,6 +284,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.early_stopping_patience = early_stopping_patience
+        self.early_stopping_metric = early_stopping_metric
         self.gradient_clip = gradient_clip
         self.num_samples = num_samples
         self.point_forecast = point_forecast
@@ -393,9 +414,9 @@ class LogSparseTransformerForecaster(BaseForecaster):
             C = max(1, min(7 * season if season > 1 else 4 * P, median - P))
         self.context_length_, self.prediction_length_ = C, P
         if self.lags == "auto":
-            daily = "hour_of_day" in self.time_axis_.feature_names
-            lags = [season, 2 * season, 7 * season] if daily else [season]
-            self.lags_ = tuple(lag for lag in lags if lag > 1)
+            self.lags_ = auto_lags(
+                season, weekly="hour_of_day" in self.time_axis_.feature_names
+            )
         else:
             self.lags_ = tuple(sorted(set(self.lags or ())))
         self.exog_scaler_ = None if X is None else ExogScaler.fit(X)
@@ -458,6 +479,8 @@ class LogSparseTransformerForecaster(BaseForecaster):
             max_length=self.context_length_ + self.prediction_length_,
             n_series=n_series,
             likelihood=self.likelihood,
+            ar_skip=self.linear_ar
+            and get_likelihood(self.likelihood).loc_index is not None,
         )
         return GlobalModel(
             config,
@@ -509,7 +532,9 @@ class LogSparseTransformerForecaster(BaseForecaster):
             weight_decay=self.weight_decay,
             gradient_clip=self.gradient_clip,
             early_stopping_patience=self.early_stopping_patience,
+            validation_metric=self.early_stopping_metric,
             keep_initial=keep,
+            fit_skip=not keep,
             windows_per_epoch=self.windows_per_epoch,
             window_sampling=self.window_sampling,
             lr_schedule=self.lr_schedule,

@@ -417,6 +417,12 @@ PARAM_CASES = {
     "device_unknown": ({"device": "tpu"}, ValueError, "device must be"),
     "device_type": ({"device": 0.5}, TypeError, "device must be"),
     "verbose_string": ({"verbose": "yes"}, TypeError, "verbose must be a bool"),
+    "linear_ar_string": ({"linear_ar": "yes"}, TypeError, "linear_ar must be a bool"),
+    "early_stopping_metric_unknown": (
+        {"early_stopping_metric": "mae"},
+        ValueError,
+        "early_stopping_metric must be one of",
+    ),
 }
 if not torch.cuda.is_available():
     PARAM_CASES["device_cuda_unavailable"] = (

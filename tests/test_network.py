@@ -131,3 +131,27 @@ def test_pickle_round_trip():
     x = torch.randn(2, 30, 3)
     clone = pickle.loads(pickle.dumps(net))
     assert torch.equal(clone(x), net(x))
+
+
+@pytest.mark.parametrize("likelihood", ["gaussian", "student_t"])
+def test_linear_skip_adds_to_the_location_only(likelihood):
+    net = _net("logsparse", 3, ar_skip=True, likelihood=likelihood)
+    x = torch.randn(4, 40, 3)
+    # a new network is the linear model alone: the head starts at zero
+    torch.nn.init.normal_(net.skip.weight)
+    torch.nn.init.normal_(net.skip.bias)
+    plain = net.likelihood.domain_map(torch.zeros(4, 40, net.likelihood.args_dim))
+    params = net(x)
+    i = net.likelihood.loc_index
+    torch.testing.assert_close(params[..., i], net.skip(x)[..., 0])
+    others = [j for j in range(params.shape[-1]) if j != i]
+    torch.testing.assert_close(params[..., others], plain[..., others])
+    # incremental decoding adds the same term
+    _, caches = net.prefill(x[:, :30])
+    step = net.step(x[:, 30:31], None, 30, caches)
+    torch.testing.assert_close(step[:, 0], params[:, 30], atol=1e-5, rtol=1e-5)
+
+
+def test_linear_skip_needs_a_location():
+    with pytest.raises(ValueError, match="ar_skip needs a likelihood"):
+        LogSparseConfig(n_inputs=3, ar_skip=True, likelihood="negative_binomial")

@@ -10,10 +10,14 @@ import torch
 from sktime_logsparse._training import (
     SeriesTensors,
     TrainConfig,
+    _batch,
+    evaluate_crps,
+    fit_skip,
     make_windows,
     train,
     window_loss,
 )
+from sktime_logsparse._sampling import sample_paths
 from sktime_logsparse._windows import build_window, forward_fill
 from sktime_logsparse.nn import LogSparseConfig, LogSparseTransformer
 
@@ -77,6 +81,25 @@ def test_windows_are_consecutive_values_and_validation_is_held_out():
     assert (
         val_w.ends == data.starts[val_w.series] + data.lengths[val_w.series] - 1
     ).all()
+
+
+def test_targets_whose_lags_read_padding_are_not_trained_on():
+    # lag 6: a target is trained on only from position 6 of its series on
+    # (position 5 of the 10-point series: half of it)
+    C, P, lags = 4, 2, (6,)
+    config = TrainConfig(context_length=C, prediction_length=P, lags=lags)
+    data, _ = _data([40, 10], pad=C + P + 6)
+    train_w, val_w = make_windows(data, C, P, validation=True, lead=6)
+    assert train_w.first_target.tolist() == [6, 5]
+    for windows in (train_w, val_w):
+        batch, _ = _batch(data, windows, torch.arange(len(windows)), config)
+        for row, s in enumerate(windows.series.tolist()):
+            end = int(windows.ends[row] - data.starts[s])
+            positions = np.arange(end - (C + P) + 1, end + 1)
+            trained = batch.observed[row].numpy()
+            np.testing.assert_array_equal(trained, positions >= [6, 5][s])
+            # and every window holds at least one trained target
+            assert trained.any()
 
 
 def test_scale_weighted_sampling_weights():
@@ -214,3 +237,89 @@ def test_keep_initial_weights_when_fine_tuning_only_hurts():
     assert result.best_epoch is None
     for k, v in net.state_dict().items():
         assert torch.equal(v, start[k]), k
+
+
+def _ar_series(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    z = np.zeros(n)
+    for t in range(2, n):
+        z[t] = 2.0 + 0.6 * z[t - 1] + 0.3 * z[t - 2] + rng.normal(0, 0.5)
+    return z[50:].astype(np.float32)
+
+
+def test_linear_skip_is_the_least_squares_fit_and_stays_fixed():
+    C, P, lags = 8, 4, (2,)
+    values = [_ar_series(seed=s) for s in range(3)]
+    covs = [np.zeros((len(v), 1), dtype=np.float32) for v in values]
+    data = SeriesTensors.from_arrays(values, covs, np.arange(3), pad=C + P + 2)
+    config = TrainConfig(
+        context_length=C,
+        prediction_length=P,
+        scaling=False,
+        lags=lags,
+        max_epochs=2,
+        windows_per_epoch=64,
+        early_stopping_patience=None,
+        fit_skip=True,
+    )
+    torch.manual_seed(0)
+    net = LogSparseTransformer(
+        LogSparseConfig(
+            n_inputs=4, d_model=8, n_heads=2, n_layers=1, max_length=C + P, ar_skip=True
+        )
+    )
+    train_w, _ = make_windows(data, C, P, validation=False, lead=2)
+    fit_skip(net, data, train_w, config, torch.Generator().manual_seed(0))
+    # the reference: numpy least squares over every trained target, by hand
+    rows, targets = [], []
+    for v in values:
+        for t in range(2, len(v)):  # lag 2 inside the series
+            rows.append([v[t - 1], 1.0, v[t - 2], 0.0, 1.0])
+            targets.append(v[t])
+    coef = np.linalg.lstsq(np.array(rows), np.array(targets), rcond=None)[0]
+    weight = net.skip.weight[0].detach().numpy()
+    # lag 1 and lag 2 coefficients (the flag, the zero column and the bias
+    # share the intercept)
+    np.testing.assert_allclose(weight[[0, 2]], coef[[0, 2]], atol=0.03)
+    assert weight[0] == pytest.approx(0.6, abs=0.08)
+    assert weight[2] == pytest.approx(0.3, abs=0.08)
+    fitted = [p.detach().clone() for p in net.skip.parameters()]
+    train(net, data, config, torch.Generator().manual_seed(0))
+    for before, after in zip(fitted, net.skip.parameters(), strict=True):
+        assert torch.equal(before, after)  # gradient training leaves it alone
+
+
+def test_crps_validation_score_matches_the_sample_formula():
+    C, P = 6, 3
+    data, values = _data([30, 20], pad=C + P)
+    config = TrainConfig(context_length=C, prediction_length=P, validation_samples=5)
+    net = LogSparseTransformer(
+        LogSparseConfig(n_inputs=3, d_model=8, n_heads=2, n_layers=1, max_length=C + P)
+    ).eval()
+    _, val = make_windows(data, C, P, validation=True)
+    score = evaluate_crps(net, data, val, config)
+    total, count = 0.0, 0
+    for row, s in enumerate(val.series.tolist()):
+        raw, cov = data.windows(val.ends[row : row + 1], C + P, 1)
+        paths = sample_paths(
+            net,
+            raw[:, : 1 + C],
+            cov,
+            data.series_id[[s]],
+            P,
+            5,
+            C,
+            P,
+            generators=[torch.Generator().manual_seed(row)],
+        )[0].numpy()  # (5, P)
+        truth = values[s][-P:]
+        scale = 1 + np.abs(values[s][-P - C : -P]).mean()
+        for t in range(P):
+            x = paths[:, t]
+            crps = (
+                np.abs(x - truth[t]).mean()
+                - 0.5 * np.abs(x[:, None] - x[None, :]).mean()
+            )
+            total += crps / scale
+            count += 1
+    assert score == pytest.approx(total / count, rel=1e-4)

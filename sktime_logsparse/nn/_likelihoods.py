@@ -20,6 +20,9 @@ class Likelihood:
 
     name: str = ""
     args_dim: int = 0
+    #: raw output that is the location in the scaled space, unchanged by
+    #: ``domain_map`` (where a linear autoregressive term can be added), or None
+    loc_index: int | None = None
 
     def domain_map(self, raw: torch.Tensor) -> torch.Tensor:
         """Map raw outputs ``(..., args_dim)`` to valid parameters (same shape)."""
@@ -65,6 +68,7 @@ class GaussianLikelihood(Likelihood):
 
     name = "gaussian"
     args_dim = 2
+    loc_index = 0
 
     def domain_map(self, raw):
         mu, sigma = raw.unbind(-1)
@@ -90,6 +94,7 @@ class StudentTLikelihood(Likelihood):
 
     name = "student_t"
     args_dim = 3
+    loc_index = 1
 
     def domain_map(self, raw):
         df, loc, sc = raw.unbind(-1)
@@ -122,6 +127,7 @@ class NegativeBinomialLikelihood(Likelihood):
 
     name = "negative_binomial"
     args_dim = 2
+    loc_index = None  # the mean is positive (softplus): no additive location
 
     def domain_map(self, raw):
         mu, alpha = raw.unbind(-1)

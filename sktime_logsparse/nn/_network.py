@@ -47,6 +47,12 @@ class LogSparseConfig:
         Size of the series-id embedding table; 0 disables it.
     likelihood : str, default="gaussian"
         Output distribution, see :func:`get_likelihood`.
+    ar_skip : bool, default=False
+        Add a linear function of the inputs (``skip``) to the location of the
+        likelihood: a linear autoregressive model in the lagged targets, which
+        the Transformer corrects. It is not trained by gradient: the training
+        loop fits it by least squares first (see ``_training``). Needs a
+        likelihood with an unconstrained location (Gaussian, Student-t).
     """
 
     n_inputs: int
@@ -61,6 +67,7 @@ class LogSparseConfig:
     max_length: int = 256
     n_series: int = 0
     likelihood: str = "gaussian"
+    ar_skip: bool = False
 
     def __post_init__(self):
         for name in ("n_inputs", "d_model", "n_heads", "n_layers", "kernel_size"):
@@ -80,6 +87,11 @@ class LogSparseConfig:
             raise ValueError(
                 f"likelihood must be one of {sorted(LIKELIHOODS)}, "
                 f"got {self.likelihood!r}"
+            )
+        if self.ar_skip and LIKELIHOODS[self.likelihood].loc_index is None:
+            raise ValueError(
+                f"ar_skip needs a likelihood with a location parameter, "
+                f"not {self.likelihood!r}"
             )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
@@ -166,8 +178,13 @@ class LogSparseTransformer(nn.Module):
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
         self.ln_f = nn.LayerNorm(config.d_model)
         self.head = nn.Linear(config.d_model, self.likelihood.args_dim)
+        self.skip = nn.Linear(config.n_inputs, 1) if config.ar_skip else None
         self._patterns: dict[int, AttentionPattern] = {}
         self.apply(self._init_weights)
+        if self.skip is not None:
+            # start as the linear model alone; the Transformer learns the rest
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.skip.weight)
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
@@ -252,7 +269,17 @@ class LogSparseTransformer(nn.Module):
         pattern = self.pattern(x.shape[1])
         for block in self.blocks:
             h = block(h, pattern)
-        return self.likelihood.domain_map(self.head(self.ln_f(h)))
+        return self._output(h, x)
+
+    def _output(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        out = self.head(self.ln_f(h))
+        if self.skip is not None:
+            i = self.likelihood.loc_index
+            out = torch.cat(
+                [out[..., :i], out[..., i : i + 1] + self.skip(x), out[..., i + 1 :]],
+                dim=-1,
+            )
+        return self.likelihood.domain_map(out)
 
     def prefill(
         self,
@@ -289,7 +316,7 @@ class LogSparseTransformer(nn.Module):
             h = block(h, self.pattern(L), cache)
         for cache in caches:
             cache.expand(group, self.config.max_length - L if steps is None else steps)
-        return self.likelihood.domain_map(self.head(self.ln_f(h))), caches
+        return self._output(h, x), caches
 
     def step(
         self,
@@ -323,7 +350,7 @@ class LogSparseTransformer(nn.Module):
         pattern = self.pattern(self.config.max_length)
         for block, cache in zip(self.blocks, caches, strict=True):
             h = block.step(h, pattern, position, cache)
-        return self.likelihood.domain_map(self.head(self.ln_f(h)))
+        return self._output(h, x)
 
     def num_parameters(self) -> int:
         """Number of trainable parameters."""
