@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from sktime_logsparse._sampling import sample_paths
 from sktime_logsparse._training import (
     SeriesTensors,
     TrainConfig,
@@ -17,7 +18,6 @@ from sktime_logsparse._training import (
     train,
     window_loss,
 )
-from sktime_logsparse._sampling import sample_paths
 from sktime_logsparse._windows import build_window, forward_fill
 from sktime_logsparse.nn import LogSparseConfig, LogSparseTransformer
 
