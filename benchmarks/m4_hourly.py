@@ -291,6 +291,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--budget", type=float, default=1140.0, help="fit seconds")
     parser.add_argument("--baselines", default="naive,theta,ets")
     parser.add_argument("--ablation", action="store_true")
+    parser.add_argument(
+        "--group",
+        choices=sorted(ABLATIONS),
+        default=None,
+        help="with --ablation: only this group (run groups in parallel)",
+    )
     parser.add_argument("--name", default=None, help="benchmarks/results/<name>.json")
     parser.add_argument("--markdown", type=Path, default=None)
     parser.add_argument("--figure", type=Path, default=None)
@@ -311,8 +317,9 @@ def main(argv=None) -> dict:
         "models": {},
     }
     if args.ablation:
-        for group, settings in ABLATIONS.items():
-            for setting in settings:
+        groups = [args.group] if args.group else list(ABLATIONS)
+        for group in groups:
+            for setting in ABLATIONS[group]:
                 f = make_forecaster({**config, **setting}, args.budget, args.verbose)
                 name = f"{group}: " + json.dumps(setting)
                 result["models"][name] = run_model(name, f, train, test)
@@ -333,7 +340,8 @@ def main(argv=None) -> dict:
         result["official"] = official.to_dict(orient="index")
     name = args.name or ("m4_hourly" if split == "test" else f"m4_hourly_{split}")
     if args.ablation:
-        name = args.name or "m4_hourly_ablations"
+        suffix = f"_{args.group}" if args.group else ""
+        name = args.name or f"m4_hourly_ablations{suffix}"
     out = HERE / "results" / f"{name}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=float) + "\n")

@@ -232,3 +232,22 @@ def test_magnitude_factor_is_fixed_at_fit():
     f.update(later, update_params=False)
     np.testing.assert_array_equal(f._factors[0], factor)
     assert np.isfinite(f.predict().to_numpy()).all()
+
+
+def test_linear_ar_term_per_likelihood_and_kept_when_fine_tuning():
+    y = _series(80)
+    f = LogSparseTransformerForecaster(**TINY).fit(y, fh=[1, 2])
+    assert f.lags_ == (2, 23, 24, 25, 48)  # 80 h: no weekly cycle covered
+    skip = f.model_.network.skip
+    assert skip is not None and skip.weight.abs().sum() > 0  # least squares
+    counts = pd.DataFrame({"y": np.random.default_rng(0).poisson(5.0, 80)}, y.index)
+    nb = LogSparseTransformerForecaster(**TINY, likelihood="negative_binomial")
+    assert nb.fit(counts, fh=[1]).model_.network.skip is None  # no location
+    plain = LogSparseTransformerForecaster(**TINY, linear_ar=False).fit(y, fh=[1])
+    assert plain.model_.network.skip is None
+    # fine-tuning a pretrained model keeps its linear term
+    g = LogSparseTransformerForecaster(**{**TINY, "fine_tune_epochs": 1})
+    g.pretrain(_panel(3, n=80))
+    before = g.pretrained_model_.network.skip.weight.clone()
+    g.fit(_series(80, seed=5), fh=[1])
+    assert torch.equal(g.model_.network.skip.weight, before)
