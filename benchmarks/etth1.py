@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import time
 import warnings
@@ -171,7 +172,7 @@ def main(argv=None) -> dict:
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     if args.markdown:
-        command = "python benchmarks/etth1.py " + " ".join(sys.argv[1:])
+        command = "python benchmarks/etth1.py " + shlex.join(sys.argv[1:])
         args.markdown.write_text(markdown(result, command))
     return result
 

@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import sys
 import time
 import warnings
@@ -45,6 +46,7 @@ CONFIG = {
     "context_length": 168,
     "prediction_length": HORIZON,
     "windows_per_epoch": 4096,
+    "kernel_size": 6,
     "learning_rate": 5e-4,
     "lr_schedule": "cosine",
     "max_epochs": 80,
@@ -346,7 +348,7 @@ def main(argv=None) -> dict:
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=float) + "\n")
     if args.markdown:
-        command = "python benchmarks/m4_hourly.py " + " ".join(sys.argv[1:])
+        command = "python benchmarks/m4_hourly.py " + shlex.join(sys.argv[1:])
         args.markdown.write_text(markdown(result, official, command, args.figure))
     return result
 
