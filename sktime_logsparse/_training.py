@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ._sampling import sample_paths
 from ._windows import WindowBatch, build_window
 
 logger = logging.getLogger(__name__)
@@ -270,8 +271,6 @@ def evaluate_crps(network, data, windows: WindowIndex, config: TrainConfig) -> f
     The paths are drawn with fixed seeds (the same noise at every epoch), so
     that differences between epochs are those of the weights.
     """
-    from ._sampling import sample_paths
-
     C, P, R = config.context_length, config.prediction_length, config.lead
     n = config.validation_samples
     was_training = network.training
