@@ -486,14 +486,14 @@ def fit_skip(
         len(windows), (min(n_windows, len(windows)),), generator=generator
     )
     batch, _ = _batch(data, windows, rows.to(data.z.device), config)
-    x = batch.x[batch.observed].double()
-    y = (batch.target / batch.scale.unsqueeze(-1))[batch.observed].double()
+    # on the CPU in float64, by gelsd: the minimum-norm solution, also where
+    # inputs are constant or collinear (the observed flag and the intercept)
+    x = batch.x[batch.observed].double().cpu()
+    y = (batch.target / batch.scale.unsqueeze(-1))[batch.observed].double().cpu()
     if len(y) == 0:
         return
     design = torch.cat([x, torch.ones_like(x[:, :1])], dim=1)
-    # gelsd: minimum-norm solution, also where inputs are constant or collinear
-    driver = "gelsd" if design.device.type == "cpu" else None
-    coef = torch.linalg.lstsq(design, y.unsqueeze(1), driver=driver).solution[:, 0]
+    coef = torch.linalg.lstsq(design, y.unsqueeze(1), driver="gelsd").solution[:, 0]
     skip = network.skip
     skip.weight.copy_(coef[:-1].to(skip.weight.dtype).unsqueeze(0))
     skip.bias.copy_(coef[-1:].to(skip.bias.dtype))
