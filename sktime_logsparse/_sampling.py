@@ -43,6 +43,7 @@ def sample_paths(
     generators: list[torch.Generator] | None = None,
     max_batch: int = 8192,
     workers: int = 1,
+    cache: bool = True,
 ) -> torch.Tensor:
     """Draw sample paths for several series.
 
@@ -79,6 +80,9 @@ def sample_paths(
         operation, which stalls whenever another process holds a core.
         Batches are at most ``ceil(S / workers)`` series, so that every worker
         gets one. The paths do not depend on it.
+    cache : bool, default=True
+        Decode incrementally from per-layer caches; False re-encodes the
+        window at every step (the reference, see :func:`reencode_sample_paths`).
 
     Returns
     -------
@@ -86,7 +90,7 @@ def sample_paths(
         shape: ``(S, num_samples, horizon)``.
     """
     group = partial(
-        _sample_group,
+        _sample_group if cache else _reencode_group,
         horizon=horizon,
         n=num_samples,
         C=context_length,
@@ -107,22 +111,7 @@ def sample_paths(
     )
 
 
-@torch.no_grad()
-def reencode_sample_paths(
-    network: torch.nn.Module,
-    context: torch.Tensor,
-    covariates: torch.Tensor,
-    series_id: torch.Tensor | None,
-    horizon: int,
-    num_samples: int,
-    context_length: int,
-    prediction_length: int,
-    scaling: bool = True,
-    lags: tuple[int, ...] = (),
-    generators: list[torch.Generator] | None = None,
-    max_batch: int = 8192,
-    workers: int = 1,
-) -> torch.Tensor:
+def reencode_sample_paths(*args, **kwargs) -> torch.Tensor:
     """Reference sampler: re-encode the whole window at every step.
 
     Takes the arguments of :func:`sample_paths` and draws the same paths
@@ -136,26 +125,7 @@ def reencode_sample_paths(
     torch.Tensor
         shape: ``(S, num_samples, horizon)``.
     """
-    group = partial(
-        _reencode_group,
-        horizon=horizon,
-        n=num_samples,
-        C=context_length,
-        P=prediction_length,
-        scaling=scaling,
-        lags=tuple(lags),
-    )
-    return _by_series(
-        group,
-        network,
-        context,
-        covariates,
-        series_id,
-        generators,
-        num_samples,
-        max_batch,
-        workers,
-    )
+    return sample_paths(*args, cache=False, **kwargs)
 
 
 def _by_series(

@@ -233,10 +233,10 @@ def _batch(data, windows: WindowIndex, rows, config: TrainConfig):
     batch = build_window(
         raw, cov, config.context_length, config.scaling, lags=config.lags
     )
-    ids = data.series_id[windows.series[rows]]
-    # targets before the first trained position of their series are not scored
     device = raw.device
     series = windows.series[rows].to(device)
+    ids = data.series_id[series]
+    # targets before the first trained position of their series are not scored
     first = (
         windows.first_target.to(device)[series]
         + data.starts[series]
@@ -358,12 +358,12 @@ def train(
         trained, lr=config.learning_rate, weight_decay=config.weight_decay
     )
     scheduler = _scheduler(optimizer, config)
+    val_fn = evaluate_crps if config.validation_metric == "crps" else evaluate
     result = TrainResult()
     best_state, bad_epochs = None, 0
     if config.keep_initial and val_w is not None:
         # fine-tuning: the starting weights compete with every epoch, so that
         # a fine-tune that only hurts the validation loss leaves them in place
-        val_fn = evaluate_crps if config.validation_metric == "crps" else evaluate
         result.best_loss = val_fn(network, data, val_w, config)
         best_state = copy.deepcopy(network.state_dict())
     start = time.perf_counter()
@@ -428,10 +428,7 @@ def train(
             )
             break
         train_loss = float(np.mean(losses)) if losses else math.nan
-        val_loss = None
-        if val_w is not None:
-            val_fn = evaluate_crps if config.validation_metric == "crps" else evaluate
-            val_loss = val_fn(network, data, val_w, config)
+        val_loss = val_fn(network, data, val_w, config) if val_w is not None else None
         score = val_loss if val_loss is not None else train_loss
         result.history.append(
             {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss}
