@@ -49,7 +49,7 @@ CONFIG = {
     "kernel_size": 6,
     "learning_rate": 5e-4,
     "lr_schedule": "cosine",
-    "max_epochs": 80,
+    "max_epochs": 72,
     "early_stopping_patience": 15,
     "random_state": 0,
 }

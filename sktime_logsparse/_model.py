@@ -79,8 +79,8 @@ class GlobalModel:
         Network settings; ``max_length`` must equal the window length.
     context_length, prediction_length : int
         Window layout used in training and sampling.
-    scaling : bool
-        Mean scaling of each window.
+    scaling : {"mean", "standard", None}
+        How each window is scaled (see :func:`build_window`).
     lags : tuple of int
         Lagged targets in the input besides the previous one.
     device : torch.device
@@ -93,7 +93,7 @@ class GlobalModel:
         config: LogSparseConfig,
         context_length: int,
         prediction_length: int,
-        scaling: bool,
+        scaling: str | None,
         lags: tuple[int, ...],
         device: torch.device,
         seed: int,

@@ -563,6 +563,8 @@ class _Reader:
         model = object.__new__(GlobalModel)
         for name, attr in value["attrs"].items():
             setattr(model, name, self.decode(attr))
+        if isinstance(model.scaling, bool):  # older files store a flag
+            model.scaling = "mean" if model.scaling else None
         prefix = value["weights"] + "."
         weights = {
             key[len(prefix) :]: tensor

@@ -25,7 +25,7 @@ from functools import partial
 
 import torch
 
-from ._windows import build_window, forward_fill
+from ._windows import build_window, forward_fill, origin
 
 
 @torch.no_grad()
@@ -38,7 +38,7 @@ def sample_paths(
     num_samples: int,
     context_length: int,
     prediction_length: int,
-    scaling: bool = True,
+    scaling: str | None = "mean",
     lags: tuple[int, ...] = (),
     generators: list[torch.Generator] | None = None,
     max_batch: int = 8192,
@@ -65,7 +65,8 @@ def sample_paths(
         Paths per series.
     context_length, prediction_length : int
         The training window layout.
-    scaling : bool, default=True
+    scaling : {"mean", "standard", None}, default="mean"
+        As in training (see :func:`build_window`).
     lags : tuple of int, default=()
         Further lagged targets in the input (as in training).
     generators : list of torch.Generator, optional
@@ -171,15 +172,18 @@ def _by_series(
         torch.set_num_threads(threads)
 
 
-def _draw(likelihood, params, scale, n, generators):
+def _draw(likelihood, params, scale, loc, n, generators):
     """One value per path; the ``n`` paths of series ``j`` use ``generators[j]``."""
     if generators is None:
-        return likelihood.sample(params, scale)
-    return torch.cat(
-        [
-            likelihood.sample(params[j * n : (j + 1) * n], s, g)
-            for j, (s, g) in enumerate(zip(scale.split(n), generators, strict=True))
-        ]
+        return likelihood.sample(params, scale) + loc
+    return (
+        torch.cat(
+            [
+                likelihood.sample(params[j * n : (j + 1) * n], s, g)
+                for j, (s, g) in enumerate(zip(scale.split(n), generators, strict=True))
+            ]
+        )
+        + loc
     )
 
 
@@ -202,7 +206,9 @@ def _reencode_group(
             lags=lags,
         )
         params = network(w.x, ids)[:, -1]
-        traj[:, R + C + t] = _draw(network.likelihood, params, w.scale, n, generators)
+        traj[:, R + C + t] = _draw(
+            network.likelihood, params, w.scale, w.loc, n, generators
+        )
     return traj[:, R + C :].reshape(S, n, horizon)
 
 
@@ -225,22 +231,26 @@ def _sample_group(
             _, caches = network.prefill(cond.x, series_id, group=n, steps=steps)
             traj = traj.repeat_interleave(n, 0)  # (S * n, R + C + horizon)
             scale = cond.scale.repeat_interleave(n, 0)
+            loc = cond.loc.repeat_interleave(n, 0)
         else:  # later chunks condition on each path's own samples
             cond = build_window(
                 traj[:, a:known], cov[:, a : a + C], C, scaling, lags=lags
             )
             _, caches = network.prefill(cond.x, ids, steps=steps)
-            scale = cond.scale
+            scale, loc = cond.scale, cond.loc
         # inputs read forward-filled values; samples are never missing
-        filled = torch.cat([forward_fill(traj[:, :known]), traj[:, known:]], dim=1)
+        before = forward_fill(traj[:, :known], loc.unsqueeze(-1))
+        filled = torch.cat([before, traj[:, known:]], dim=1)
         observed = (~torch.isnan(traj[:, known - 1])).to(traj.dtype)
         for i in range(steps):
             t = known + i  # traj index of this step's target
-            values = [filled[:, t - 1] / scale, observed]
-            values += [filled[:, t - lag] / scale for lag in lags]
+            values = [(filled[:, t - 1] - loc) / scale, observed]
+            values += [(filled[:, t - lag] - loc) / scale for lag in lags]
+            if scaling == "standard":
+                values.append(origin(loc, scale))
             x = torch.cat([torch.stack(values, -1), cov[:, a + C + i]], -1)
             params = network.step(x.unsqueeze(1), ids, C + i, caches)[:, 0]
-            value = _draw(likelihood, params, scale, n, generators)
+            value = _draw(likelihood, params, scale, loc, n, generators)
             traj[:, t] = filled[:, t] = value
             observed = torch.ones_like(observed)
     return traj[:, R + C :].reshape(S, n, horizon)

@@ -134,9 +134,10 @@ def make_windows(
     that the lags would read padding, which never happens when forecasting
     series as long as the lags, and zeros there teach the network dynamics
     that damp its forecasts. Series shorter than ``2 * lead`` are trained on
-    from their middle. Training windows end at any trained target from
-    ``prediction_length`` on (earlier ones would condition on nothing); where a
-    series is short they are left-padded.
+    from their middle. Training windows end at any trained target whose
+    window conditions on at least half a context of observed values (on
+    fewer, the window's scale is a poor guess; a series too short for that
+    has one window, at its end); where a series is short they are left-padded.
     """
     P, W = prediction_length, context_length + prediction_length
     lengths = data.lengths.cpu()
@@ -147,7 +148,9 @@ def make_windows(
     if bool(held.any()):
         sid = held.nonzero().flatten()
         val = WindowIndex(data.starts.cpu()[sid] + lengths[sid] - 1, sid, first_target)
-    first = torch.minimum(first_target.clamp_min(P), train_len - 1)
+    # the conditioning range of a window ending at e holds e - P + 1 values
+    first = first_target.clamp_min(P - 1 + (context_length + 1) // 2)
+    first = torch.minimum(first, train_len - 1)
     counts = train_len - first
     series = torch.repeat_interleave(torch.arange(len(lengths)), counts)
     offset = torch.arange(int(counts.sum())) - torch.repeat_interleave(
@@ -186,7 +189,7 @@ class TrainConfig:
     window_sampling: str = "uniform"
     lr_schedule: str | None = None
     max_fit_seconds: float | None = None
-    scaling: bool = True
+    scaling: str | None = "mean"
     id_dropout: float = 0.1
     lags: tuple[int, ...] = ()
     keep_initial: bool = False
@@ -220,7 +223,7 @@ def window_loss(
     """Mean negative log-likelihood over the observed targets from ``loss_from``."""
     params = network(batch.x, series_id)
     log_prob = network.likelihood.log_prob(
-        params, batch.scale.unsqueeze(-1), batch.target
+        params, batch.scale.unsqueeze(-1), batch.target - batch.loc.unsqueeze(-1)
     )
     mask = batch.observed.clone()
     mask[:, :loss_from] = False
@@ -486,7 +489,8 @@ def fit_skip(
     # on the CPU in float64, by gelsd: the minimum-norm solution, also where
     # inputs are constant or collinear (the observed flag and the intercept)
     x = batch.x[batch.observed].double().cpu()
-    y = (batch.target / batch.scale.unsqueeze(-1))[batch.observed].double().cpu()
+    u = (batch.target - batch.loc.unsqueeze(-1)) / batch.scale.unsqueeze(-1)
+    y = u[batch.observed].double().cpu()
     if len(y) == 0:
         return
     design = torch.cat([x, torch.ones_like(x[:, :1])], dim=1)

@@ -59,7 +59,13 @@ def check_params(est) -> None:
     _check_choice(est, "attention", KINDS)
     _check_choice(est, "likelihood", tuple(LIKELIHOODS))
     _check_choice(est, "time_features", ("auto", None))
-    _check_choice(est, "scaling", ("mean", None))
+    _check_choice(est, "scaling", ("auto", "standard", "mean", None))
+    if est.scaling == "standard" and est.likelihood == "negative_binomial":
+        raise ValueError(
+            "scaling='standard' shifts the target by its mean, which counts do "
+            "not allow: use scaling='mean' or None with "
+            "likelihood='negative_binomial'"
+        )
     _check_choice(est, "window_sampling", ("uniform", "scale"))
     _check_choice(est, "point_forecast", ("mean", "median"))
     _check_choice(est, "lr_schedule", (None, "cosine", "plateau"))

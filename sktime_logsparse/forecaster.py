@@ -37,6 +37,7 @@ from ._validation import (
     time_axis_of,
     warn_sparse_instances,
 )
+from ._windows import extra_inputs
 from .nn import LogSparseConfig, get_likelihood
 
 __all__ = ["LogSparseTransformerForecaster"]
@@ -57,12 +58,13 @@ class LogSparseTransformerForecaster(BaseForecaster):
     horizon are kept, so that ``predict`` followed by ``predict_interval``
     (etc.) on the same horizon samples only once.
 
-    Inputs at step t are ``z_{t-1} / scale`` (DeepAR mean scaling over the
-    conditioning range), an observed indicator, calendar features of the index,
-    the age of the series, a learned series embedding and standardised
-    exogenous columns of ``X`` (known in advance: ``predict`` needs ``X`` over
-    the horizon when ``fit`` had ``X``). Missing values in ``y`` are left out of
-    the likelihood and forward-filled in the input.
+    Inputs at step t are ``z_{t-1}`` and further lagged values, scaled by
+    statistics of the conditioning range (see ``scaling``), an observed
+    indicator, calendar features of the index, the age of the series, a
+    learned series embedding and standardised exogenous columns of ``X``
+    (known in advance: ``predict`` needs ``X`` over the horizon when ``fit``
+    had ``X``). Missing values in ``y`` are left out of the likelihood and
+    forward-filled in the input.
 
     Data requirements, checked with a ``ValueError``/``TypeError`` naming the
     problem: numeric, finite values (NaN marks a missing value); unique,
@@ -128,8 +130,15 @@ class LogSparseTransformerForecaster(BaseForecaster):
         made positive by a softplus).
     time_features : "auto" or None, default="auto"
         Calendar features derived from the index frequency; None for none.
-    scaling : "mean" or None, default="mean"
-        DeepAR scaling by ``1 + mean |z|`` over each conditioning range.
+    scaling : "auto", "standard", "mean" or None, default="auto"
+        How each window is scaled, from its conditioning range only:
+        "standard" subtracts the mean and divides by the standard deviation,
+        so that the network sees the variation even of series whose level
+        dwarfs it (not with ``likelihood="negative_binomial"``); "mean" divides
+        by ``1 + mean |z|`` (DeepAR's, the paper's); None leaves values as they
+        are. "auto" is "standard", or "mean" for the negative binomial. On the
+        M4 Hourly validation split "standard" scored MASE 0.86 where "mean"
+        scored 1.28 (see the benchmark pages).
     max_epochs : int, default=50
         Training epochs at most.
     batch_size : int, default=64
@@ -248,7 +257,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
         lags="auto",
         linear_ar=True,
         time_features="auto",
-        scaling="mean",
+        scaling="auto",
         max_epochs=50,
         batch_size=64,
         learning_rate=5e-4,
@@ -472,7 +481,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
         n_cov = self._n_covariates()
         config = LogSparseConfig(
             # previous value, its observed flag, further lags, covariates
-            n_inputs=2 + len(self.lags_) + n_cov,
+            n_inputs=2 + len(self.lags_) + extra_inputs(self._scaling()) + n_cov,
             d_model=self.d_model,
             n_heads=self.n_heads,
             n_layers=self.n_layers,
@@ -491,11 +500,17 @@ class LogSparseTransformerForecaster(BaseForecaster):
             config,
             self.context_length_,
             self.prediction_length_,
-            self.scaling == "mean",
+            self._scaling(),
             self.lags_,
             self._device(),
             self._seed("init"),
         )
+
+    def _scaling(self) -> str | None:
+        """``scaling`` with "auto" resolved for the likelihood."""
+        if self.scaling != "auto":
+            return self.scaling
+        return "mean" if self.likelihood == "negative_binomial" else "standard"
 
     def _n_covariates(self) -> int:
         """Calendar features, age and exogenous columns."""

@@ -251,3 +251,26 @@ def test_linear_ar_term_per_likelihood_and_kept_when_fine_tuning():
     before = g.pretrained_model_.network.skip.weight.clone()
     g.fit(_series(80, seed=5), fh=[1])
     assert torch.equal(g.model_.network.skip.weight, before)
+
+
+def test_standard_scaling_follows_a_series_whose_level_dwarfs_its_variation():
+    # level 1e4, daily cycle of amplitude 3: mean scaling leaves the cycle at
+    # 3e-4 of the inputs; standard scaling gives it unit size
+    t = np.arange(24 * 14)
+    values = 1e4 + 3 * np.sin(2 * np.pi * t / 24)
+    y = pd.DataFrame(
+        {"y": values}, pd.date_range("2020-01-01", periods=len(t), freq="h")
+    )
+    fit, truth = y.iloc[:-24], y.iloc[-24:, 0].to_numpy()
+    f = LogSparseTransformerForecaster(
+        **{**TINY, "context_length": 48, "prediction_length": 24},
+        scaling="standard",
+    )
+    pred = f.fit(fit, fh=np.arange(1, 25)).predict().iloc[:, 0].to_numpy()
+    # a tenth of the amplitude (mean scaling, same settings: about 1000)
+    assert np.abs(pred - truth).mean() < 0.3
+    assert f.model_.scaling == "standard"
+    with pytest.raises(ValueError, match="scaling='standard'"):
+        LogSparseTransformerForecaster(
+            scaling="standard", likelihood="negative_binomial"
+        ).fit(y, fh=[1])

@@ -40,6 +40,49 @@ def test_scale_uses_the_conditioning_range_only():
     assert torch.equal(build_window(raw2, cov, 3).scale, batch.scale)
 
 
+def test_standard_scaling_inputs_and_likelihood_by_hand():
+    # a series whose level (1000) is far above its variation: the inputs are
+    # standardised by the conditioning range's mean and deviation, the padding
+    # before the start reads as the mean, the loss is the Gaussian NLL of z
+    raw = torch.tensor([[NAN, 1001.0, 999.0, 1003.0, 997.0, 1010.0]])
+    cov = torch.zeros(1, 5, 0)
+    b = build_window(raw, cov, context_length=4, scaling="standard", lags=(1,))
+    ctx = np.array([1001.0, 999.0, 1003.0, 997.0])
+    loc, sd = ctx.mean(), ctx.std()
+    assert b.loc.item() == pytest.approx(loc) and b.scale.item() == pytest.approx(sd)
+    expected = (np.array([loc, 1001.0, 999.0, 1003.0, 997.0]) - loc) / sd
+    np.testing.assert_allclose(b.x[0, :, 0].numpy(), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(b.x[0, :, 2].numpy(), expected, rtol=1e-5, atol=1e-6)
+    # the origin: where zero lies after scaling, asinh-compressed
+    assert b.x.shape[-1] == 4
+    np.testing.assert_allclose(b.x[0, :, 3].numpy(), np.arcsinh(-loc / sd), rtol=1e-5)
+    assert torch.equal(b.target[0], raw[0, 1:])
+
+    class Constant(torch.nn.Module):  # mu = 0.5, sigma = softplus(0) in u-space
+        likelihood = LogSparseTransformer(
+            LogSparseConfig(n_inputs=4, max_length=5)
+        ).likelihood
+
+        def forward(self, x, ids):
+            return self.likelihood.domain_map(torch.tensor([0.5, 0.0]).expand(1, 5, 2))
+
+    sigma = math.log(2.0) + 1e-6
+    z = raw[0, 1:].double().numpy()
+    mu_z, sigma_z = loc + 0.5 * sd, sigma * sd
+    nll = np.log(sigma_z * math.sqrt(2 * math.pi)) + 0.5 * ((z - mu_z) / sigma_z) ** 2
+    loss = window_loss(Constant(), b, None)
+    assert loss.item() == pytest.approx(nll.mean(), rel=1e-4)
+
+
+def test_standard_scale_floor_and_empty_rows():
+    from sktime_logsparse.nn import standard_scale
+
+    z = torch.tensor([[5.0, 5.0, 5.0], [0.0, 0.0, 0.0], [NAN, NAN, NAN]])
+    loc, scale = standard_scale(z, ~z.isnan())
+    assert torch.allclose(loc, torch.tensor([5.0, 0.0, 0.0]))
+    assert torch.allclose(scale, torch.tensor([5e-4, 1.0, 1.0]))
+
+
 def test_window_inputs_lag_indicator_and_targets():
     raw = torch.tensor([[NAN, 2.0, NAN, 6.0]])
     cov = torch.arange(3.0).reshape(1, 3, 1)
@@ -50,7 +93,7 @@ def test_window_inputs_lag_indicator_and_targets():
     assert torch.equal(b.x[0, :, 2], torch.tensor([0.0, 1.0, 2.0]))
     assert torch.equal(b.observed[0], torch.tensor([True, False, True]))
     assert torch.equal(b.target[0], torch.tensor([2.0, 0.0, 6.0]))
-    unscaled = build_window(raw, cov, 2, scaling=False)
+    unscaled = build_window(raw, cov, 2, scaling=None)
     assert unscaled.scale.item() == 1.0
 
 
@@ -255,7 +298,7 @@ def test_linear_skip_is_the_least_squares_fit_and_stays_fixed():
     config = TrainConfig(
         context_length=C,
         prediction_length=P,
-        scaling=False,
+        scaling=None,
         lags=lags,
         max_epochs=2,
         windows_per_epoch=64,

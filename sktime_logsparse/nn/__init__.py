@@ -14,7 +14,7 @@ from ._likelihoods import (
 )
 from ._network import Block, LogSparseConfig, LogSparseTransformer
 from ._pattern import KINDS, AttentionPattern, make_pattern
-from ._scaling import mean_abs_scale
+from ._scaling import mean_abs_scale, standard_scale
 
 __all__ = [
     "KINDS",
@@ -32,5 +32,6 @@ __all__ = [
     "get_likelihood",
     "make_pattern",
     "mean_abs_scale",
+    "standard_scale",
     "sparse_attention",
 ]

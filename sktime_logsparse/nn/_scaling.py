@@ -1,4 +1,8 @@
-"""Per-series scaling of the target (DeepAR style)."""
+"""Per-series scaling of the target.
+
+``mean_abs_scale`` is DeepAR's (and the paper's) scale; ``standard_scale`` a
+location and scale, for series whose level is large next to their variation.
+"""
 
 from __future__ import annotations
 
@@ -35,3 +39,49 @@ def mean_abs_scale(target: torch.Tensor, observed: torch.Tensor) -> torch.Tensor
     total = torch.where(observed, target.abs(), torch.zeros_like(target)).sum(-1)
     count = observed.sum(-1).clamp_min(1)
     return 1.0 + total / count
+
+
+def standard_scale(
+    target: torch.Tensor, observed: torch.Tensor, floor: float = 1e-4
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and standard deviation over the observed entries of each row.
+
+    The deviation is floored at ``floor`` times the row's mean ``|z|`` (a
+    constant series keeps a finite scale). A row with one observed entry has
+    no deviation: its scale is its ``|z|``; a row of zeros or without observed
+    entries gets scale 1. Call it on the conditioning range only.
+
+    Parameters
+    ----------
+    target : torch.Tensor
+        shape: ``(B, T)``; entries where ``observed`` is false are ignored
+        (they may be NaN).
+    observed : torch.Tensor
+        shape: ``(B, T)``, bool.
+    floor : float, default=1e-4
+        Smallest scale, relative to the mean absolute value.
+
+    Returns
+    -------
+    loc, scale : torch.Tensor
+        shape: ``(B,)`` each; ``scale > 0``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktime_logsparse.nn import standard_scale
+    >>> z = torch.tensor([[1.0, 3.0, float("nan")], [5.0, 5.0, 5.0]])
+    >>> standard_scale(z, ~z.isnan())
+    (tensor([2., 5.]), tensor([1.0000e+00, 5.0000e-04]))
+    >>> one = torch.tensor([[-4.0, float("nan")]])
+    >>> standard_scale(one, ~one.isnan())
+    (tensor([-4.]), tensor([4.]))
+    """
+    zero = torch.zeros_like(target)
+    count = observed.sum(-1).clamp_min(1)
+    loc = torch.where(observed, target, zero).sum(-1) / count
+    dev = torch.where(observed, target - loc.unsqueeze(-1), zero)
+    std = (dev.square().sum(-1) / count).sqrt()
+    size = torch.where(observed, target.abs(), zero).sum(-1) / count
+    scale = torch.where(observed.sum(-1) > 1, torch.maximum(std, floor * size), size)
+    return loc, torch.where(scale > 0, scale, torch.ones_like(scale))
