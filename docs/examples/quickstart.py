@@ -43,6 +43,7 @@ fh = np.arange(1, HORIZON + 1)  # the 48 hours after the end of each series
 
 forecaster = LogSparseTransformerForecaster(
     context_length=168,  # condition on one week of hourly history
+    scaling="mean",  # DeepAR's (the paper's); the default is "standard"
     learning_rate=5e-4,
     lr_schedule="cosine",
     max_epochs=30,
