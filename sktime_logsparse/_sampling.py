@@ -175,16 +175,15 @@ def _by_series(
 def _draw(likelihood, params, scale, loc, n, generators):
     """One value per path; the ``n`` paths of series ``j`` use ``generators[j]``."""
     if generators is None:
-        return likelihood.sample(params, scale) + loc
-    return (
-        torch.cat(
+        value = likelihood.sample(params, scale)
+    else:
+        value = torch.cat(
             [
                 likelihood.sample(params[j * n : (j + 1) * n], s, g)
                 for j, (s, g) in enumerate(zip(scale.split(n), generators, strict=True))
             ]
         )
-        + loc
-    )
+    return value + loc
 
 
 def _reencode_group(

@@ -35,7 +35,7 @@ class WindowBatch:
     Attributes
     ----------
     x : torch.Tensor
-        shape: ``(B, W, 2 + C)``, the network input.
+        shape: ``(B, W, n_inputs)``, the network input (see the module docstring).
     target : torch.Tensor
         shape: ``(B, W)``, NaN replaced by 0 (see ``observed``).
     observed : torch.Tensor
