@@ -36,9 +36,13 @@ def mean_abs_scale(target: torch.Tensor, observed: torch.Tensor) -> torch.Tensor
     >>> mean_abs_scale(z, ~z.isnan())
     tensor([3.])
     """
-    total = torch.where(observed, target.abs(), torch.zeros_like(target)).sum(-1)
-    count = observed.sum(-1).clamp_min(1)
-    return 1.0 + total / count
+    return 1.0 + _observed_mean(target.abs(), observed)
+
+
+def _observed_mean(values: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
+    """Mean over the observed entries of each row (0 for a row without any)."""
+    total = torch.where(observed, values, torch.zeros_like(values)).sum(-1)
+    return total / observed.sum(-1).clamp_min(1)
 
 
 def standard_scale(
@@ -53,11 +57,8 @@ def standard_scale(
 
     Parameters
     ----------
-    target : torch.Tensor
-        shape: ``(B, T)``; entries where ``observed`` is false are ignored
-        (they may be NaN).
-    observed : torch.Tensor
-        shape: ``(B, T)``, bool.
+    target, observed : torch.Tensor
+        As for :func:`mean_abs_scale`.
     floor : float, default=1e-4
         Smallest scale, relative to the mean absolute value.
 
@@ -77,11 +78,8 @@ def standard_scale(
     >>> standard_scale(one, ~one.isnan())
     (tensor([-4.]), tensor([4.]))
     """
-    zero = torch.zeros_like(target)
-    count = observed.sum(-1).clamp_min(1)
-    loc = torch.where(observed, target, zero).sum(-1) / count
-    dev = torch.where(observed, target - loc.unsqueeze(-1), zero)
-    std = (dev.square().sum(-1) / count).sqrt()
-    size = torch.where(observed, target.abs(), zero).sum(-1) / count
+    loc = _observed_mean(target, observed)
+    std = _observed_mean((target - loc.unsqueeze(-1)).square(), observed).sqrt()
+    size = _observed_mean(target.abs(), observed)
     scale = torch.where(observed.sum(-1) > 1, torch.maximum(std, floor * size), size)
     return loc, torch.where(scale > 0, scale, torch.ones_like(scale))
