@@ -25,7 +25,7 @@ from functools import partial
 
 import torch
 
-from ._windows import build_window, forward_fill, origin
+from ._windows import build_window, forward_fill, scaling_inputs
 
 
 @torch.no_grad()
@@ -241,12 +241,12 @@ def _sample_group(
         before = forward_fill(traj[:, :known], loc.unsqueeze(-1))
         filled = torch.cat([before, traj[:, known:]], dim=1)
         observed = (~torch.isnan(traj[:, known - 1])).to(traj.dtype)
+        extra = scaling_inputs(loc, scale, scaling)  # fixed within the chunk
         for i in range(steps):
             t = known + i  # traj index of this step's target
             values = [(filled[:, t - 1] - loc) / scale, observed]
             values += [(filled[:, t - lag] - loc) / scale for lag in lags]
-            if scaling == "standard":
-                values.append(origin(loc, scale))
+            values += extra
             x = torch.cat([torch.stack(values, -1), cov[:, a + C + i]], -1)
             params = network.step(x.unsqueeze(1), ids, C + i, caches)[:, 0]
             value = _draw(likelihood, params, scale, loc, n, generators)

@@ -70,13 +70,19 @@ def forward_fill(
 
 
 def extra_inputs(scaling: str | None) -> int:
-    """Inputs a window gets from its scaling (the ``origin`` of standard scaling)."""
+    """Number of :func:`scaling_inputs` of a ``scaling``."""
     return int(scaling == "standard")
 
 
-def origin(loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """``asinh(-loc / scale)``: where zero lies after standard scaling."""
-    return torch.asinh(-loc / scale)
+def scaling_inputs(
+    loc: torch.Tensor, scale: torch.Tensor, scaling: str | None
+) -> list[torch.Tensor]:
+    """Inputs, ``(B,)`` each and the same at every step, that a scaling adds.
+
+    Standard scaling adds the ``origin`` ``asinh(-loc / scale)``, where zero
+    lies after scaling; the other scalings add none.
+    """
+    return [torch.asinh(-loc / scale)] if scaling == "standard" else []
 
 
 def build_window(
@@ -133,8 +139,9 @@ def build_window(
     filled = (forward_fill(raw, loc_) - loc_) / scale_
     parts = [filled[:, R - 1 : -1], (~torch.isnan(lag)).to(raw.dtype)]
     parts += [filled[:, R - lag_ : R - lag_ + W] for lag_ in lags]
-    if scaling == "standard":
-        parts.append(origin(loc, scale).unsqueeze(-1).expand(-1, W))
+    parts += [
+        v.unsqueeze(-1).expand(-1, W) for v in scaling_inputs(loc, scale, scaling)
+    ]
     x = torch.cat([torch.stack(parts, dim=-1), covariates], dim=-1)
     target = torch.where(observed, target, torch.zeros_like(target))
     return WindowBatch(x, target, observed, scale, loc)
