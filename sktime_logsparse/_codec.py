@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ._dataset import FittedPanel
 from ._panel import ExogScaler, Instance
 from ._time_axis import TimeAxis
 from ._training import TrainResult
@@ -32,6 +33,7 @@ _DATACLASSES = {
     for cls in (
         TimeAxis,
         ExogScaler,
+        FittedPanel,
         Instance,
         LogSparseConfig,
         TrainResult,

@@ -18,7 +18,17 @@ import pandas as pd
 
 from ._calendar import age_feature, auto_lags
 from ._checks import check_future_X, time_axis_of, warn_sparse_instances
-from ._panel import ExogScaler, Instance, exog_for, regularise, split_instances
+from ._outputs import SamplePaths
+from ._panel import (
+    ExogScaler,
+    Instance,
+    exog_for,
+    extend,
+    magnitudes,
+    regularise,
+    series_keys,
+    split_instances,
+)
 from ._time_axis import TimeAxis
 
 
@@ -233,3 +243,87 @@ def future_exog(
     # row 0 of `values` is the last known row: forward fill through it
     known = np.where(rows >= 0, rows + 1, 0)
     return values[np.maximum.accumulate(known)]
+
+
+@dataclass
+class FittedPanel:
+    """The series a forecaster was fitted on (and updated with), as arrays.
+
+    Attributes
+    ----------
+    instances : list of Instance
+        On the grid of the time axis, in the order of the fitted data.
+    factors : list of np.ndarray
+        Per instance, the magnitude factor of each column (fixed when the
+        instance is first seen, so that later data never changes it).
+    ids : np.ndarray
+        Per series, its embedding id (-1 for a series the model never saw).
+    level_names : list
+        Names of the instance levels of ``y`` (empty for a plain series).
+    time_name : Any
+        Name of the time level of ``y``.
+    columns : list
+        The columns of ``y``.
+    """
+
+    instances: list[Instance]
+    factors: list[np.ndarray]
+    ids: np.ndarray
+    level_names: list
+    time_name: Any
+    columns: list
+
+    @property
+    def keys(self) -> list[tuple]:
+        """The key ``(instance key, column)`` of every series."""
+        return series_keys(self.instances, self.columns)
+
+    def extend(self, axis: TimeAxis, instances: list[Instance], integer: bool):
+        """Append new points (``update``); new instances get the unknown id."""
+        position = {inst.key: i for i, inst in enumerate(self.instances)}
+        for inst in instances:
+            if inst.key in position:
+                i = position[inst.key]
+                self.instances[i] = extend(axis, self.instances[i], inst)
+            else:
+                self.instances.append(inst)
+                self.factors.append(magnitudes(inst.values, integer))
+                self.ids = np.append(self.ids, np.full(len(self.columns), -1))
+
+    def sample_paths(
+        self,
+        draw,
+        axis: TimeAxis,
+        scaler: ExogScaler | None,
+        layout,
+        fh,
+        cutoff: Any,
+        X: pd.DataFrame | None,
+    ) -> SamplePaths:
+        """The paths at ``fh``: ``draw(context=, covariates=, horizon=)`` samples them.
+
+        ``draw`` returns ``(S, num_samples, H)`` for the series in model order;
+        they are multiplied back by their magnitude factors.
+        """
+        steps, indexes = forecast_steps(fh, cutoff, self.instances, axis)
+        contexts, covs, H = forecast_inputs(
+            axis,
+            scaler,
+            layout.context_length,
+            layout.lead,
+            self.instances,
+            self.factors,
+            steps,
+            X,
+            len(self.level_names),
+        )
+        samples = draw(context=contexts, covariates=covs, horizon=H)
+        paths, s = [], 0
+        for inst, step, factor in zip(self.instances, steps, self.factors, strict=True):
+            n = inst.values.shape[1]
+            paths.append(samples[s : s + n][:, :, step - 1] * factor[:, None, None])
+            s += n
+        keys = [inst.key for inst in self.instances]
+        return SamplePaths(
+            paths, indexes, keys, self.level_names, self.time_name, self.columns
+        )

@@ -9,6 +9,7 @@ forecasts line up row by row with a test panel in that order.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 from dataclasses import dataclass
 from typing import Any
@@ -134,3 +135,36 @@ class SamplePaths:
         if len(self.level_names) == 1:
             keys = [k[0] for k in keys]
         return pd.concat(frames, keys=keys, names=self.level_names)
+
+
+class PathCache:
+    """The sample paths of the last horizon predicted, and their key.
+
+    The key is the cutoff, the horizon and ``X``, which is compared by a
+    digest of its values, index and columns. A cache only: pickles and copies
+    of it are empty, so that saved or cloned forecasters carry no paths.
+    """
+
+    def __init__(self):
+        self.key = None
+        self.value = None
+
+    def get(self, key: tuple, compute) -> SamplePaths:
+        """The value for ``key``: cached, or ``compute()`` and kept."""
+        *head, X = key
+        key = (*head, None if X is None else _frame_hash(X))
+        if self.key != key:
+            self.key, self.value = None, compute()
+            self.key = key
+        return self.value
+
+    def __getstate__(self):
+        return {"key": None, "value": None}
+
+
+def _frame_hash(X: pd.DataFrame) -> str:
+    """A digest of the values, index and columns of ``X``."""
+    rows = pd.util.hash_pandas_object(X, index=True).to_numpy()
+    digest = hashlib.blake2b(rows.tobytes(), digest_size=16)
+    digest.update(repr(list(X.columns)).encode())
+    return digest.hexdigest()

@@ -31,6 +31,7 @@ import safetensors.torch
 import torch
 
 from ._codec import _TAG, Reader, Writer
+from ._dataset import FittedPanel
 from ._model import GlobalModel, isolated_rng, resolve_device
 from ._params import MODEL_KWARGS, TRAINER_KWARGS
 from ._windows import WindowLayout
@@ -70,14 +71,11 @@ OWN_STATE = (
     "pretrained_model_",
     "series_ids_",
     "training_history_",
-    "_instances",
-    "_factors",
-    "_ids",
+    "_panel",
     "_predict_seed",
-    "_level_names",
-    "_time_name",
-    "_columns",
 )
+#: format 1 kept the fitted panel's fields as separate attributes
+_PANEL_V1 = ("_instances", "_factors", "_ids", "_level_names", "_time_name", "_columns")
 SAVED_STATE = SKTIME_STATE + OWN_STATE
 
 
@@ -172,7 +170,8 @@ def load_model(path: str | Path, cls: type, device: Any = None):
         raise ValueError(
             f"{path} holds a {config.get('class')!r}, not a {cls.__name__!r}"
         )
-    unknown = sorted(set(config["state"]) - set(SAVED_STATE) - {"_path_cache"})
+    known = set(SAVED_STATE) | (set(_PANEL_V1) if version == 1 else set())
+    unknown = sorted(set(config["state"]) - known)
     if unknown:
         raise ValueError(
             f"{path / CONFIG_FILE} holds state this version does not know: {unknown}"
@@ -193,9 +192,12 @@ def load_model(path: str | Path, cls: type, device: Any = None):
             f"cannot load {path} onto its device: {err}; pass device='cpu' "
             "(or another available device) to load_model"
         ) from err
+    state = {name: reader.decode(value) for name, value in config["state"].items()}
+    if version == 1 and "_instances" in state:
+        state["_panel"] = FittedPanel(*(state.pop(name) for name in _PANEL_V1))
     for name in SAVED_STATE:
-        if name in config["state"]:
-            setattr(forecaster, name, reader.decode(config["state"][name]))
+        if name in state:
+            setattr(forecaster, name, state[name])
     return forecaster
 
 

@@ -8,7 +8,7 @@ It checks what sktime hands it, turns containers into per-series arrays
 
 from __future__ import annotations
 
-import hashlib
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -16,17 +16,10 @@ import pandas as pd
 from sktime.forecasting.base import BaseForecaster
 
 from ._checks import check_X, check_y
-from ._dataset import (
-    choose_layout,
-    forecast_inputs,
-    forecast_steps,
-    n_covariates,
-    training_arrays,
-)
+from ._dataset import FittedPanel, choose_layout, n_covariates, training_arrays
 from ._model import build_model, resolve_device, seed_for, series_seeds
-from ._outputs import SamplePaths
+from ._outputs import PathCache, SamplePaths
 from ._panel import (
-    extend,
     instance_levels,
     magnitudes,
     regularise,
@@ -54,11 +47,10 @@ class LogSparseTransformerForecaster(BaseForecaster):
     by ancestral sampling; point forecasts, quantiles, intervals, variances and
     ``predict_proba`` all come from the same paths.
 
-    Inputs at step t are ``z_{t-1}`` and further lags, scaled by statistics of
-    the window's conditioning range, calendar features, the age of the series,
-    a learned series embedding and standardised exogenous columns of ``X``
-    (known in advance: ``predict`` needs ``X`` over the horizon when ``fit``
-    had ``X``). Missing values (NaN) in ``y`` are left out of the likelihood.
+    Inputs at step t are ``z_{t-1}`` and further lags (scaled by the window's
+    conditioning range), calendar features, the series' age and id embedding,
+    and the columns of ``X`` (known in advance: ``predict`` then needs ``X``
+    over the horizon). Missing values (NaN) in ``y`` are allowed.
 
     Parameters
     ----------
@@ -253,8 +245,10 @@ class LogSparseTransformerForecaster(BaseForecaster):
         keys = series_keys(instances, y.columns)
         self.series_ids_ = {key: i for i, key in enumerate(keys)}
         self.pretrained_model_ = self._new_model(s, n_series=len(keys))
-        factors = self._magnitudes(instances, s)
-        self._train(self.pretrained_model_, instances, factors, np.arange(len(keys)), s)
+        factors = [magnitudes(i.values, s.likelihood_.integer_data) for i in instances]
+        ids = np.arange(len(keys))
+        panel = FittedPanel(instances, factors, ids, [], None, list(y.columns))
+        self._train(self.pretrained_model_, panel, s)
         return self
 
     def _fit(self, y, X=None, fh=None):
@@ -271,61 +265,48 @@ class LogSparseTransformerForecaster(BaseForecaster):
                 )
             X = check_X(X, columns=self._exog_columns(), index=y.index)
             instances = self._split(y, X)
-            self._factors = self._magnitudes(instances, s)
             keys = series_keys(instances, y.columns)
             ids = np.array([self.series_ids_.get(k, -1) for k in keys], dtype=np.int64)
             # a copy, so that every refit starts again from the pretrained weights
             self.model_ = self.pretrained_model_.copy().to(resolve_device(s.device))
-            if s.fine_tune_epochs > 0:
-                self._train(
-                    self.model_, instances, self._factors, ids, s, s.fine_tune_epochs
-                )
         else:
             X = check_X(X, index=y.index)
             instances = self._setup(y, X, fh, s)
-            self._factors = self._magnitudes(instances, s)
             ids = np.arange(len(instances) * y.shape[1])
             self.model_ = self._new_model(s, n_series=len(ids))
-            self._train(self.model_, instances, self._factors, ids, s)
-        self._instances, self._ids = instances, ids
+        factors = [magnitudes(i.values, s.likelihood_.integer_data) for i in instances]
+        self._panel = FittedPanel(
+            instances,
+            factors,
+            ids,
+            instance_levels(y),
+            y.index.names[-1],
+            list(y.columns),
+        )
+        if not pretrained:
+            self._train(self.model_, self._panel, s)
+        elif s.fine_tune_epochs > 0:
+            self._train(self.model_, self._panel, s, s.fine_tune_epochs)
         # one seed per fitted model: repeated predict calls give the same paths
         self._predict_seed = seed_for(s.random_state, "predict")
-        self._path_cache = _PathCache()
-        self._level_names = instance_levels(y)
-        self._time_name = y.index.names[-1]
-        self._columns = list(y.columns)
+        self._path_cache = PathCache()
         return self
 
     def _update(self, y, X=None, update_params=True):
         s = self._settings()
+        panel = self._panel
         check_y(
             y,
             likelihood=s.likelihood_,
             method="update",
-            columns=self._columns,
+            columns=panel.columns,
             require_observed=False,
         )
         X = check_X(X, method="update", columns=self._exog_columns(), index=y.index)
-        self._path_cache = _PathCache()  # new data (and weights): new paths
-        position = {inst.key: i for i, inst in enumerate(self._instances)}
-        n_columns = self._instances[0].values.shape[1]
-        for inst in self._split(y, X):
-            if inst.key in position:
-                i = position[inst.key]
-                self._instances[i] = extend(self.time_axis_, self._instances[i], inst)
-            else:
-                self._instances.append(inst)
-                self._factors += self._magnitudes([inst], s)
-                self._ids = np.append(self._ids, np.full(n_columns, -1))
+        self._path_cache = PathCache()  # new data (and weights): new paths
+        panel.extend(self.time_axis_, self._split(y, X), s.likelihood_.integer_data)
         if update_params and s.update_epochs > 0:
-            self._train(
-                self.model_,
-                self._instances,
-                self._factors,
-                self._ids,
-                s,
-                s.update_epochs,
-            )
+            self._train(self.model_, panel, s, s.update_epochs)
         return self
 
     def _settings(self) -> Settings:
@@ -357,23 +338,15 @@ class LogSparseTransformerForecaster(BaseForecaster):
         )
         return build_model(s, layout, n_series, seed_for(s.random_state, "init"))
 
-    def _magnitudes(self, instances: list, s: Settings) -> list[np.ndarray]:
-        """Per instance, the power-of-ten factors of its columns.
-
-        Fixed when an instance is first seen, so later data never changes them.
-        """
-        integer = s.likelihood_.integer_data
-        return [magnitudes(inst.values, integer) for inst in instances]
-
-    def _train(self, model, instances, factors, ids, s: Settings, epochs=None) -> None:
-        """Train ``model``: ``epochs`` given means fine-tuning or update."""
+    def _train(self, model, panel: FittedPanel, s: Settings, epochs=None) -> None:
+        """Train ``model`` on ``panel``: ``epochs`` given means fine-tune/update."""
         values, covs = training_arrays(
-            self.time_axis_, self.exog_scaler_, instances, factors
+            self.time_axis_, self.exog_scaler_, panel.instances, panel.factors
         )
         keep = epochs is not None
         config = s.train_config(s.max_epochs if epochs is None else epochs, keep)
         seed = seed_for(s.random_state, "train")
-        result = fit_model(model, values, covs, ids, seed, config)
+        result = fit_model(model, values, covs, panel.ids, seed, config)
         self.training_history_ = result.history
 
     def _exog_columns(self) -> list | None:
@@ -413,75 +386,34 @@ class LogSparseTransformerForecaster(BaseForecaster):
         ``_update`` start a new cache, and the cache is never pickled or copied.
         """
         X = check_X(X, method="predict", columns=self._exog_columns())
-        key = (
-            tuple(self.cutoff),
-            fh.is_relative,
-            tuple(fh.to_pandas()),
-            None if X is None else _frame_hash(X),
-        )
-        cache = getattr(self, "_path_cache", None)
-        if cache is None:
-            cache = self._path_cache = _PathCache()
-        if cache.key != key:
-            cache.key, cache.value = None, self._sample_paths(fh, X)
-            cache.key = key
-        return cache.value
+        if getattr(self, "_path_cache", None) is None:
+            self._path_cache = PathCache()
+        key = (tuple(self.cutoff), fh.is_relative, tuple(fh.to_pandas()), X)
+        return self._path_cache.get(key, lambda: self._sample_paths(fh, X))
 
     def _sample_paths(self, fh, X) -> SamplePaths:
         """Draw the paths of every series at the steps of ``fh``."""
-        axis, layout = self.time_axis_, self.model_.layout
-        steps, indexes = forecast_steps(fh, self.cutoff, self._instances, axis)
-        contexts, covs, H = forecast_inputs(
-            axis,
-            self.exog_scaler_,
-            layout.context_length,
-            layout.lead,
-            self._instances,
-            self._factors,
-            steps,
-            X,
-            len(self._level_names),
+        seeds = series_seeds(self._predict_seed, self._panel.keys)
+
+        draw = partial(
+            forecast,
+            self.model_,
+            series_id=self._panel.ids,
+            num_samples=self.num_samples,
+            seeds=seeds,
         )
-        keys = series_keys(self._instances, self._get_varnames())
-        seeds = series_seeds(self._predict_seed, keys)
-        samples = forecast(
-            self.model_, contexts, covs, self._ids, H, self.num_samples, seeds
-        )
-        paths, s = [], 0
-        for inst, step, factor in zip(
-            self._instances, steps, self._factors, strict=True
-        ):
-            n = inst.values.shape[1]
-            paths.append(samples[s : s + n][:, :, step - 1] * factor[:, None, None])
-            s += n
-        return SamplePaths(
-            paths,
-            indexes,
-            [inst.key for inst in self._instances],
-            self._level_names,
-            self._time_name,
-            self._get_varnames(),
-        )
+        layout, cutoff = self.model_.layout, self.cutoff
+        axis, scaler = self.time_axis_, self.exog_scaler_
+        return self._panel.sample_paths(draw, axis, scaler, layout, fh, cutoff, X)
 
     # ---------------------------------------------------------- persistence
 
     def save_model(self, path: str | Path) -> Path:
-        """Save the forecaster to a folder in a safe format (no pickle).
+        """Save the forecaster to the folder ``path`` in a safe format (no pickle).
 
-        The weights and the arrays of the fitted state go to ``safetensors``
-        files, the parameters and the rest of the state to ``forecaster.json``.
-        Loading them with :meth:`load_model` runs no code from the files,
-        unlike ``pickle`` or sktime's ``save``/``load``.
-
-        Parameters
-        ----------
-        path : str or Path
-            Folder to write (created if needed; its files are replaced).
-
-        Returns
-        -------
-        Path
-            The folder.
+        Weights and arrays go to ``safetensors`` files, parameters and state to
+        ``forecaster.json``; :meth:`load_model` runs no code from the files,
+        unlike ``pickle`` or sktime's ``save``. Returns the folder.
         """
         return save_model(self, path)
 
@@ -489,20 +421,11 @@ class LogSparseTransformerForecaster(BaseForecaster):
     def load_model(
         cls, path: str | Path, device: str | None = None
     ) -> LogSparseTransformerForecaster:
-        """Load a forecaster saved with :meth:`save_model`.
+        """Load a forecaster saved with :meth:`save_model` from the folder ``path``.
 
-        Parameters
-        ----------
-        path : str or Path
-            The folder written by :meth:`save_model`.
-        device : str, optional
-            Device for the network, e.g. ``"cpu"`` for a model trained on a
-            GPU; it also becomes the ``device`` parameter. None: the saved one.
-
-        Returns
-        -------
-        LogSparseTransformerForecaster
-            Predicts, updates and refits as the saved forecaster did.
+        ``device`` (e.g. ``"cpu"`` for a model trained on a GPU) also becomes
+        the ``device`` parameter; None keeps the saved one. The forecaster
+        predicts, updates and refits as the saved one did.
         """
         return load_model(path, cls=cls, device=device)
 
@@ -510,64 +433,14 @@ class LogSparseTransformerForecaster(BaseForecaster):
 
     @classmethod
     def get_test_params(cls, parameter_set="default"):
-        """Tiny, fast configurations for sktime's test suite.
-
-        Parameters
-        ----------
-        parameter_set : str, default="default"
-
-        Returns
-        -------
-        list of dict
-        """
-        tiny = dict(d_model=8, n_heads=2, num_samples=8, device="cpu")
-        return [
-            {
-                **tiny,
-                "context_length": 4,
-                "n_layers": 1,
-                "max_epochs": 1,
-                "batch_size": 8,
-                "windows_per_epoch": 16,
-                "num_samples": 10,
-            },
-            {
-                **tiny,
-                "context_length": 6,
-                "prediction_length": 2,
-                "n_layers": 2,
-                "kernel_size": 2,
-                "attention": "local_restart",
-                "likelihood": "student_t",
-                "scaling": None,
-                "early_stopping_patience": None,
-                "max_epochs": 2,
-                "batch_size": 4,
-                "windows_per_epoch": 8,
-                "fine_tune_epochs": 1,
-                "model_kwargs": {"sub_len": 4, "time_features": None},
-            },
-        ]
-
-
-def _frame_hash(X: pd.DataFrame) -> str:
-    """A digest of the values, index and columns of ``X``."""
-    rows = pd.util.hash_pandas_object(X, index=True).to_numpy()
-    digest = hashlib.blake2b(rows.tobytes(), digest_size=16)
-    digest.update(repr(list(X.columns)).encode())
-    return digest.hexdigest()
-
-
-class _PathCache:
-    """The sample paths of the last horizon predicted, and their key.
-
-    A cache only: pickles and copies of it are empty, so that saved or cloned
-    forecasters carry no paths.
-    """
-
-    def __init__(self):
-        self.key = None
-        self.value = None
-
-    def __getstate__(self):
-        return {"key": None, "value": None}
+        """Two tiny, fast configurations (a list of dicts) for sktime's tests."""
+        tiny = dict(d_model=8, n_heads=2, batch_size=8, device="cpu")
+        first = dict(context_length=4, n_layers=1, max_epochs=1, num_samples=10)
+        second = dict(
+            context_length=6, prediction_length=2, n_layers=2, kernel_size=2,
+            attention="local_restart", likelihood="student_t", scaling=None,
+            early_stopping_patience=None, max_epochs=2, batch_size=4,
+            windows_per_epoch=8, num_samples=8, fine_tune_epochs=1,
+            model_kwargs={"sub_len": 4, "time_features": None},
+        )  # fmt: skip
+        return [{**tiny, **first, "windows_per_epoch": 16}, {**tiny, **second}]
