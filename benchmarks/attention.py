@@ -153,7 +153,10 @@ def run_worker(mode, method, L, args) -> dict:
 def measure(method: str, L: int, args) -> dict:
     need, avail = estimate_bytes(method, L), kib("/proc/meminfo", "MemAvailable") * 1024
     if need > 0.8 * avail:
-        return {"error": f"skipped (needs ~{need / GiB:.0f} GiB)"}
+        return {
+            "error": f"skipped (needs ~{need / GiB:.0f} GiB)",
+            "needs_gib": need / GiB,
+        }
     result = {}
     for mode in ("time", "memory"):
         result.update(run_worker(mode, method, L, args))
