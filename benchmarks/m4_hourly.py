@@ -274,11 +274,25 @@ def _cell(value, fmt: str) -> str:
     return format(value, fmt)
 
 
+def display_name(name: str) -> str:
+    """``'kernel_size: {"kernel_size": 6}'`` -> ``'`kernel_size=6`'``; else as is."""
+    _, sep, setting = name.partition(": ")
+    if sep:
+        try:
+            values = json.loads(setting)
+        except json.JSONDecodeError:
+            return name
+        if isinstance(values, dict) and values:
+            pairs = ", ".join(f"{k}={json.dumps(v)}" for k, v in values.items())
+            return f"`{pairs}`"
+    return name
+
+
 def metric_table(rows: dict, columns: list, label: str = "model") -> str:
     """A markdown table of ``rows`` (name -> metrics) in ``columns``."""
     head = [label] + [title for _, title, _ in columns]
     body = [
-        [name] + [_cell(row.get(key), fmt) for key, _, fmt in columns]
+        [display_name(name)] + [_cell(row.get(key), fmt) for key, _, fmt in columns]
         for name, row in rows.items()
     ]
     return R.markdown_table(head, body)
@@ -339,7 +353,7 @@ def markdown(result: dict, stem: str) -> str:
         + (f"; run on {result['date']}" if "date" in result else "")
         + ".",
         "",
-        R.figure_markdown(stem, "M4 Hourly metrics of each model"),
+        R.figure_markdown(stem, f"M4 Hourly metrics of each {label}"),
         "",
         "## Accuracy",
         "",
@@ -347,9 +361,9 @@ def markdown(result: dict, stem: str) -> str:
         "",
         "## Calibration and cost",
         "",
-        "Share of the test points inside the 80% and 95% prediction intervals, "
-        "and wall-clock seconds to fit and to predict (point forecast, intervals "
-        "and quantiles) all series.",
+        f"Share of the {'test' if split == 'test' else 'held-out'} points "
+        "inside the 80% and 95% prediction intervals, and wall-clock seconds to "
+        "fit and to predict (point forecast, intervals and quantiles) all series.",
         "",
         metric_table(result["models"], CALIBRATION, label),
         "",
