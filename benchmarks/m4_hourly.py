@@ -462,7 +462,9 @@ def main(argv=None) -> dict:
         groups = [args.group] if args.group else list(ABLATIONS)
         for group in groups:
             for setting in ABLATIONS[group]:
-                f = make_forecaster({**config, **setting}, args.budget, args.verbose)
+                f = make_forecaster(
+                    forecaster_params(config, setting), args.budget, args.verbose
+                )
                 name = f"{group}: " + json.dumps(setting)
                 result["models"][name] = run_model(name, f, train, test)
     else:
