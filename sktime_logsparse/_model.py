@@ -154,19 +154,23 @@ def build_model(
     ``n_series`` is the size of the series-id embedding table.
     """
     likelihood = settings.likelihood_
+
+    def optional(value):  # numpy integers from a grid become Python ints
+        return None if value is None else int(value)
+
     config = LogSparseConfig(
         n_inputs=layout.n_inputs,
-        d_model=settings.d_model,
-        n_heads=settings.n_heads,
-        n_layers=settings.n_layers,
-        kernel_size=settings.kernel_size,
+        d_model=int(settings.d_model),
+        n_heads=int(settings.n_heads),
+        n_layers=int(settings.n_layers),
+        kernel_size=int(settings.kernel_size),
         attention=settings.attention,
-        local_window=settings.local_window,
-        sub_len=settings.sub_len,
-        dropout=settings.dropout,
+        local_window=optional(settings.local_window),
+        sub_len=optional(settings.sub_len),
+        dropout=float(settings.dropout),
         max_length=layout.length,
         n_series=n_series,
         likelihood=settings.likelihood,
-        ar_skip=settings.linear_ar and likelihood.loc_index is not None,
+        ar_skip=bool(settings.linear_ar) and likelihood.loc_index is not None,
     )
     return GlobalModel(config, layout, resolve_device(settings.device), seed)

@@ -170,10 +170,7 @@ def _check(v: dict) -> None:
     _check_int(v, "early_stopping_patience", 0, optional=True)
     _check_int(v, "local_window", 0, optional=True)
     _check_int(v, "sub_len", 1, optional=True)
-    if v["d_model"] % v["n_heads"]:
-        raise ValueError(
-            f"d_model ({v['d_model']}) must be divisible by n_heads ({v['n_heads']})"
-        )
+    # d_model % n_heads is checked by LogSparseConfig, when the model is built
     lags = v["lags"]
     if not (lags is None or (isinstance(lags, str) and lags == "auto")) and (
         not isinstance(lags, list | tuple)
@@ -203,7 +200,7 @@ def _check(v: dict) -> None:
     _check_random_state(v["random_state"])
     for name in ("verbose", "linear_ar"):
         if not isinstance(v[name], bool | np.bool_):
-            raise TypeError(f"{name} must be a bool, got {v[name]!r}")
+            raise TypeError(f"{_label(name)} must be a bool, got {v[name]!r}")
     device = v["device"]
     if not (isinstance(device, str) or type(device).__name__ == "device"):
         raise TypeError(
@@ -212,8 +209,16 @@ def _check(v: dict) -> None:
         )
 
 
+def _label(name: str) -> str:
+    """How messages name a parameter: ``trainer_kwargs['gradient_clip']``."""
+    for group, keys in _DICTS.items():
+        if name in keys:
+            return f"{group}[{name!r}]"
+    return name
+
+
 def _check_int(v: dict, name: str, low: int, optional: bool = False) -> None:
-    value = v[name]
+    value, name = v[name], _label(name)
     if value is None and optional:
         return
     expected = f"an int >= {low}" + (" or None" if optional else "")
@@ -224,7 +229,7 @@ def _check_int(v: dict, name: str, low: int, optional: bool = False) -> None:
 
 
 def _check_float(v, name, low, high, lower_open=False, upper_open=False) -> None:
-    value = v[name]
+    value, name = v[name], _label(name)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {value!r}")
     too_low = value <= low if lower_open else value < low
@@ -235,7 +240,7 @@ def _check_float(v, name, low, high, lower_open=False, upper_open=False) -> None
 
 
 def _check_choice(v: dict, name: str, choices: tuple) -> None:
-    value = v[name]
+    value, name = v[name], _label(name)
     # the choices are strings and None: anything else (arrays...) is invalid
     if not (value is None or isinstance(value, str)) or value not in choices:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
