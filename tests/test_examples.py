@@ -138,6 +138,21 @@ def test_example_is_included_by_a_page(script):
     )
 
 
+def _written_blocks():
+    """The python blocks written on the pages (not included from a script)."""
+    for page in PAGES:
+        if page.parent.name == "benchmarks":  # pages of record, written by scripts
+            continue
+        blocks = re.findall(r"```python\n(.*?)```", page.read_text(), re.DOTALL)
+        for i, code in enumerate(b for b in blocks if "--8<--" not in b):
+            yield pytest.param(code, id=f"{page.relative_to(DOCS)}:{i}")
+
+
+@pytest.mark.parametrize("code", _written_blocks())
+def test_code_written_on_pages_runs(code):
+    exec(compile(code, "<docs page>", "exec"), {})
+
+
 def test_images_used_by_pages_exist():
     for page in PAGES:
         for image in re.findall(r"\]\(([^)\s]+\.(?:png|svg))\)", page.read_text()):
