@@ -31,27 +31,34 @@ Both first run a tiny step (L=64) to initialise libraries and thread pools, then
 Configurations whose estimated memory exceeds 80 % of MemAvailable are skipped
 before they start, so the OOM killer never fires. Linux only (reads /proc).
 
+With ``--markdown`` the run is the record: its results go to
+``benchmarks/results/attention.json`` (or ``--json PATH``), the page is
+rendered from that same dict and its figure redrawn; ``--from-results``
+rewrites the page from the results file without measuring.
+
     python benchmarks/attention.py --markdown docs/benchmarks/attention.md
+    python benchmarks/attention.py --from-results \
+        --markdown docs/benchmarks/attention.md
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
-import importlib.metadata
 import json
 import os
-import platform
-import shlex
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+import _report as R  # benchmarks/_report.py
 
 B, H, D = 8, 4, 32
 LENGTHS = (256, 1024, 4096, 8192, 16384)
 METHODS = ("sparse", "dense", "sdpa")
 TIME_BUDGET_S = 5.0
 GiB = 2**30
+NAME = "attention"
 
 
 # --------------------------------------------------------------------- worker --
@@ -146,7 +153,10 @@ def run_worker(mode, method, L, args) -> dict:
 def measure(method: str, L: int, args) -> dict:
     need, avail = estimate_bytes(method, L), kib("/proc/meminfo", "MemAvailable") * 1024
     if need > 0.8 * avail:
-        return {"error": f"skipped (needs ~{need / GiB:.0f} GiB)"}
+        return {
+            "error": f"skipped (needs ~{need / GiB:.0f} GiB)",
+            "needs_gib": need / GiB,
+        }
     result = {}
     for mode in ("time", "memory"):
         result.update(run_worker(mode, method, L, args))
@@ -155,50 +165,65 @@ def measure(method: str, L: int, args) -> dict:
     return result
 
 
-def ratio(a: dict | None, b: dict | None, key: str) -> str:
+def ratio(a: dict | None, b: dict | None, key: str) -> float | None:
+    """``a[key] / b[key]``, or None where either did not run."""
     if not a or not b or key not in a or key not in b:
-        return "–"
-    return f"{a[key] / b[key]:.1f}x"
+        return None
+    return a[key] / b[key]
 
 
-def tables(results: dict) -> tuple[list, list]:
-    """Rows of the main table and of the ratio table."""
-    main, ratios = [], []
-    for (L, method), r in results.items():
-        if "error" in r:
-            main.append([L, method, r["error"], "", "", ""])
-        else:
-            main.append(
-                [
-                    L,
-                    method,
-                    f"{r['time_s']:.3f}",
-                    r["runs"],
-                    f"{r['peak_mib']:.0f}",
-                    f"{r['default_peak_mib']:.0f}",
-                ]
-            )
-    for L in dict.fromkeys(L for L, _ in results):
-        sp, de, sd = (results.get((L, m)) for m in METHODS)
-        ratios.append(
-            [
-                L,
-                ratio(sd, sp, "time_s"),
-                ratio(de, sp, "peak_mib"),
-                ratio(sd, sp, "peak_mib"),
-            ]
-        )
-    return main, ratios
+def ratios(results: dict) -> dict:
+    """Per length: SDPA/sparse time, dense/sparse and SDPA/sparse peak."""
+    out = {}
+    for L, by_method in results.items():
+        sp, de, sd = (by_method.get(m) for m in METHODS)
+        out[L] = {
+            "sdpa_over_sparse_time": ratio(sd, sp, "time_s"),
+            "dense_over_sparse_peak": ratio(de, sp, "peak_mib"),
+            "sdpa_over_sparse_peak": ratio(sd, sp, "peak_mib"),
+        }
+    return out
+
+
+def main_row(L, method: str, r: dict) -> list:
+    """One row of the main table."""
+    if "error" in r:
+        return [L, method, r["error"], "", "", ""]
+    return [
+        L,
+        method,
+        f"{r['time_s']:.3f}",
+        r["runs"],
+        f"{r['peak_mib']:.0f}",
+        f"{r['default_peak_mib']:.0f}",
+    ]
+
+
+def tables(result: dict) -> tuple[list, list]:
+    """Rows of the main table and of the ratio table, from a results dict."""
+    main = [
+        main_row(L, method, r)
+        for L, by_method in result["results"].items()
+        for method, r in by_method.items()
+    ]
+
+    def times(x):
+        return "–" if x is None else f"{x:.1f}x"
+
+    ratio_rows = [
+        [
+            L,
+            times(r["sdpa_over_sparse_time"]),
+            times(r["dense_over_sparse_peak"]),
+            times(r["sdpa_over_sparse_peak"]),
+        ]
+        for L, r in result["ratios"].items()
+    ]
+    return main, ratio_rows
 
 
 MAIN_HEAD = ["L", "method", "time (s)", "runs", "peak MiB", "peak MiB, default malloc"]
 RATIO_HEAD = ["L", "sdpa/sparse time", "dense/sparse peak", "sdpa/sparse peak"]
-
-
-def markdown_table(head: list, rows: list) -> str:
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def cpu_seconds() -> float:
@@ -213,31 +238,31 @@ def cpu_seconds() -> float:
     return busy / os.sysconf("SC_CLK_TCK") - sum(os.times()[:4])
 
 
-def write_markdown(path: str, results: dict, args, elapsed: float, noise: str):
-    main, ratios = tables(results)
-    command = "python benchmarks/attention.py " + shlex.join(sys.argv[1:])
-    try:
-        cpu = proc_field("/proc/cpuinfo", "model name")
-    except RuntimeError:
-        cpu = platform.processor()
-    mem_total = kib("/proc/meminfo", "MemTotal") / 2**20
-    page = f"""# Attention benchmark: sparse vs dense mask vs SDPA
+def markdown(result: dict, stem: str = NAME) -> str:
+    """The generated part of the page (hand-written notes are kept apart)."""
+    main, ratio_rows = tables(result)
+    shape = result["shape"]
+    versions = result.get("versions", {})
+    return f"""# Attention benchmark: sparse vs dense mask vs SDPA
 
 Produced by `benchmarks/attention.py` (its docstring has the details) with
 
 ```bash
-{command.strip()}
+{result.get("command", "(not recorded)")}
 ```
 
 Forward + backward of causal attention, q, k, v of shape (B, H, L, D) =
-({B}, {H}, L, {D}), float32, CPU. `sparse` is `sparse_attention` with the
-LogSparse pattern, `dense` is `dense_reference_attention` with the same pattern
-(a dense L x L masked score matrix, as public LogSparse implementations do),
-`sdpa` is torch's `scaled_dot_product_attention(is_causal=True)`.
+({shape["B"]}, {shape["H"]}, L, {shape["D"]}), {result.get("dtype", "float32")}, CPU.
+`sparse` is `sparse_attention` with the LogSparse pattern, `dense` is
+`dense_reference_attention` with the same pattern (a dense L x L masked score
+matrix, as public LogSparse implementations do), `sdpa` is torch's
+`scaled_dot_product_attention(is_causal=True)`. Lower is better.
+
+{R.figure_markdown(stem, "Time and peak memory of sparse, dense and SDPA attention")}
 
 * **time**: best of `runs` timed steps after one warm-up step, each
   configuration in a fresh subprocess (up to `--repeats` steps, fewer once they
-  have taken {TIME_BUDGET_S:.0f} s).
+  have taken {result.get("time_budget_s", TIME_BUDGET_S):.0f} s).
 * **peak MiB**: resident memory the step adds to its inputs (VmHWM after the
   step minus VmRSS before it, peak reset through `/proc/self/clear_refs`),
   including the output and the gradients of q, k and v, in a separate fresh
@@ -252,24 +277,32 @@ LogSparse pattern, `dense` is `dense_reference_attention` with the same pattern
 
 ## Results
 
-{markdown_table(MAIN_HEAD, main)}
+{R.markdown_table(MAIN_HEAD, main)}
 
 Ratios (time: speed-up of sparse over SDPA; peak: memory relative to sparse):
 
-{markdown_table(RATIO_HEAD, ratios)}
+{R.markdown_table(RATIO_HEAD, ratio_rows)}
 
 ## Machine
 
-* CPU: {cpu}, {os.cpu_count()} logical cores, `torch.set_num_threads({args.threads})`
-* memory: {mem_total:.1f} GiB
-* torch {importlib.metadata.version("torch")}, Python {platform.python_version()},
-  {platform.system()} {platform.release()}
-* date: {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}
-* whole run: {elapsed / 60:.1f} min; {noise}
+* {R.machine_line(result)}
+* memory: {result.get("memory_gib", float("nan")):.1f} GiB
+* torch {versions.get("torch", "?")}, Python {result.get("python", "?")},
+  {result.get("platform", "")}
+* date: {result.get("date", "not recorded")}
+* whole run: {noise(result)}
 """
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as f:
-        f.write(page)
+
+
+def noise(result: dict) -> str:
+    """Run time, and the CPU time other processes took meanwhile."""
+    available = result["elapsed_s"] * result["cpu_count"]
+    return (
+        f"{result['elapsed_s'] / 60:.1f} min; other processes used "
+        f"{result['other_cpu_s']:.0f} of the {available:.0f} CPU-seconds "
+        f"available during the run ({result['other_cores']:.2f} cores on "
+        "average), a source of noise in the times"
+    )
 
 
 def main() -> None:
@@ -279,8 +312,28 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="max timed steps")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--markdown", metavar="PATH", help="write a markdown page")
+    parser.add_argument(
+        "--json",
+        metavar="PATH",
+        help="results file (with --markdown: benchmarks/results/attention.json)",
+    )
+    parser.add_argument(
+        "--from-results",
+        action="store_true",
+        help="write the --markdown page from the results file, measuring nothing",
+    )
     args = parser.parse_args()
+    json_path = args.json or (R.results_path(NAME) if args.markdown else None)
+    if args.from_results:
+        if not args.markdown:
+            parser.error("--from-results needs --markdown")
+        result = R.read_json(args.json or NAME)
+        R.write_page(args.markdown, markdown(result))
+        R.render_figure(NAME)
+        return
 
+    info = R.run_info("attention.py", threads=args.threads)
+    R.print_machine(info)
     start, other = time.perf_counter(), cpu_seconds()
     print(f"B={B} H={H} D={D} float32, {args.threads} threads")
     fmt = "{:>6}  {:<7} {:>9} {:>5} {:>9} {:>9}"
@@ -288,27 +341,39 @@ def main() -> None:
     results = {}
     for L in args.lengths:
         for method in args.methods:
-            r = results[L, method] = measure(method, L, args)
+            r = results.setdefault(str(L), {})[method] = measure(method, L, args)
             if "error" in r:
                 print(f"{L:>6}  {method:<7} {r['error']}", flush=True)
             else:
-                row = tables({(L, method): r})[0][0]
-                print(fmt.format(*row), flush=True)
+                print(fmt.format(*main_row(L, method, r)), flush=True)
     elapsed, other = time.perf_counter() - start, cpu_seconds() - other
-    noise = (
-        f"other processes used {other:.0f} of the {elapsed * os.cpu_count():.0f} "
-        f"CPU-seconds available during the run ({other / elapsed:.2f} cores on "
-        "average), a source of noise in the times"
-    )
+    result = {
+        **info,
+        "memory_gib": kib("/proc/meminfo", "MemTotal") / 2**20,
+        "elapsed_s": elapsed,
+        "other_cpu_s": other,
+        "other_cores": other / elapsed,
+        "shape": {"B": B, "H": H, "D": D},
+        "dtype": "float32",
+        "time_budget_s": TIME_BUDGET_S,
+        "repeats": args.repeats,
+        "lengths": args.lengths,
+        "methods": list(args.methods),
+        "results": results,
+        "ratios": ratios(results),
+    }
 
     print()
     print("{:>6}  {:>17} {:>18} {:>17}".format(*RATIO_HEAD))
-    for row in tables(results)[1]:
+    for row in tables(result)[1]:
         print("{:>6}  {:>17} {:>18} {:>17}".format(*row))
-    print(f"\nwhole run: {elapsed:.0f} s; {noise}")
+    print(f"\nwhole run: {noise(result)}")
+    if json_path:
+        R.write_json(json_path, result)
     if args.markdown:
-        write_markdown(args.markdown, results, args, elapsed, noise)
-        print(f"wrote {args.markdown}")
+        R.write_page(args.markdown, markdown(result))
+        if Path(json_path) == R.results_path(NAME):
+            R.render_figure(NAME)
 
 
 if __name__ == "__main__":

@@ -19,10 +19,18 @@ run.
 ``--split validation`` forecasts over the validation rows instead (same fit
 on the training rows), to choose settings without the test rows.
 
+``--config`` takes forecaster parameters as JSON, in the forecaster's current
+form or with the old flat keys (``{"lr_schedule": "cosine"}``), which
+``benchmarks/_config.py`` maps. Every run writes
+``benchmarks/results/etth1[_validation].json``; ``--markdown`` also writes the
+page from that same dict and redraws its figure; ``--from-results`` rewrites
+the page from the results file without running anything.
+
 Usage::
 
     python benchmarks/etth1.py --markdown docs/benchmarks/etth1.md
     python benchmarks/etth1.py --split validation --config '{"max_epochs": 4}'
+    python benchmarks/etth1.py --from-results --markdown docs/benchmarks/etth1.md
 """
 
 from __future__ import annotations
@@ -30,14 +38,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
-import sys
 import time
 import warnings
 from pathlib import Path
 
+import _report as R  # benchmarks/_report.py
 import numpy as np
 import pandas as pd
+from _config import forecaster_params  # benchmarks/_config.py
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared" / "data" / "ett" / "ETTh1.csv"
@@ -94,37 +102,63 @@ def score(y: pd.DataFrame, forecasts: dict, end: int = TEST) -> dict:
     return rows
 
 
-def markdown(result: dict, command: str) -> str:
+def markdown(result: dict, stem: str) -> str:
+    """The generated part of the page (hand-written notes are kept apart)."""
+    rows_name = "test" if result["split"] == "test" else "validation"
+    horizons = sorted(next(iter(result["models"].values())), key=int)
+    head = ["model"] + [f"{m}@{h}" for h in horizons for m in ("MSE", "MAE")]
+    body = [
+        [f"{name} (this run)"]
+        + [f"{rows[h][m]:.4f}" for h in horizons for m in ("MSE", "MAE")]
+        for name, rows in result["models"].items()
+    ]
+    body += [
+        [f"{name} (published)"]
+        + [f"{rows[h][m]:.3f}" for h in horizons for m in ("MSE", "MAE")]
+        for name, rows in result.get("published", {}).items()
+    ]
+    t = result["timings"]
+    budget = result.get("budget_s")
     lines = [
         "# ETTh1 (univariate, target OT)",
         "",
-        f"Command: `{command}`",
+        "Informer's univariate protocol (Zhou et al., 2021): train rows "
+        "[0, 8640), validation [8640, 11520), test [11520, 14400), a "
+        "StandardScaler fitted on the training rows; one forecast of 168 steps "
+        f"every {result['stride']} h over the {rows_name} rows "
+        f"({result['n_origins']} origins), scored at 24, 48 and 168 h by MSE "
+        "and MAE of the scaled values (lower is better). The LogSparse forecast "
+        f"is the mean of {result['config'].get('num_samples', 100)} sample "
+        "paths; the model is fitted once on the training rows and later rows "
+        "reach it only as context. The published rows are Table 1 of Zhou et "
+        "al. (2021).",
         "",
-        f"Machine: {result['machine']}. Informer's protocol: train rows [0, 8640), "
-        "validation [8640, 11520), test [11520, 14400), StandardScaler fitted on "
-        f"train; rolling origins every {result['stride']} h over the test rows "
-        f"({result['n_origins']} origins); MSE/MAE of the scaled values; the "
-        "LogSparse forecast is the mean of "
-        f"{result['config'].get('num_samples', 100)} sample paths.",
+        "Command:",
         "",
-        "| model | " + " | ".join(f"MSE@{h} | MAE@{h}" for h in HORIZONS) + " |",
-        "|---|" + "---|---|" * len(HORIZONS),
-    ]
-    for name, rows in result["models"].items():
-        cells = " | ".join(
-            f"{rows[str(h)]['MSE']:.4f} | {rows[str(h)]['MAE']:.4f}" for h in HORIZONS
-        )
-        lines.append(f"| {name} (this run) | {cells} |")
-    for name, rows in PUBLISHED.items():
-        cells = " | ".join(f"{rows[h][0]:.3f} | {rows[h][1]:.3f}" for h in HORIZONS)
-        lines.append(f"| {name} (published) | {cells} |")
-    t = result["timings"]
-    lines += [
+        "```bash",
+        result.get("command", "(not recorded)"),
+        "```",
         "",
-        f"Fit {t['fit_s']:.0f} s ({result['epochs']} epochs), rolling prediction "
-        f"{t['predict_s']:.0f} s. Configuration: `"
-        + json.dumps(result["config"], sort_keys=True)
-        + "`",
+        R.machine_line(result)
+        + (f"; run on {result['date']}" if "date" in result else "")
+        + ".",
+        "",
+        R.figure_markdown(stem, "ETTh1 MSE and MAE per horizon"),
+        "",
+        "## Results",
+        "",
+        R.markdown_table(head, body),
+        "",
+        "## Configuration",
+        "",
+        f"Fit {t['fit_s']:.0f} s ({result['epochs']} epochs"
+        + (f", budget {budget:.0f} s" if budget else "")
+        + f"), rolling prediction {t['predict_s']:.0f} s. The LogSparse "
+        "Transformer's parameters (everything else is the class default):",
+        "",
+        "```json",
+        json.dumps(result["config"], sort_keys=True),
+        "```",
     ]
     return "\n".join(lines) + "\n"
 
@@ -145,16 +179,36 @@ def main(argv=None) -> dict:
     )
     parser.add_argument("--config", default="{}", help="JSON forecaster overrides")
     parser.add_argument("--markdown", type=Path, default=None)
+    parser.add_argument(
+        "--from-results",
+        action="store_true",
+        help="write the --markdown page from the results file (and redraw its "
+        "figure) without running anything",
+    )
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=FutureWarning)
+    name = "etth1" if args.split == "test" else "etth1_validation"
+    if args.from_results:
+        if not args.markdown:
+            parser.error("--from-results needs --markdown")
+        result = R.read_json(name)
+        R.write_page(args.markdown, markdown(result, name))
+        R.render_figure(name)
+        return result
 
+    import torch
+
+    info = R.run_info("etth1.py", threads=torch.get_num_threads())
+    R.print_machine(info)
     y = load()
     start, end = (VALID, TEST) if args.split == "test" else (TRAIN, VALID)
     origins = list(range(start, end - min(HORIZONS) + 1, args.stride))
-    config = {**CONFIG, **json.loads(args.config)}
+    config = forecaster_params(CONFIG, json.loads(args.config))
     model = LogSparseTransformerForecaster(
-        **{"max_fit_seconds": args.budget, "verbose": args.verbose, **config}
+        **forecaster_params(
+            {"max_fit_seconds": args.budget, "verbose": args.verbose}, config
+        )
     )
     t0 = time.perf_counter()
     model.fit(y.iloc[:TRAIN], fh=np.arange(1, max(HORIZONS) + 1))
@@ -165,6 +219,8 @@ def main(argv=None) -> dict:
     result = {
         "split": args.split,
         "machine": f"{os.cpu_count()} CPU cores",
+        **info,
+        "budget_s": args.budget,
         "stride": args.stride,
         "n_origins": len(origins),
         "config": config,
@@ -183,13 +239,10 @@ def main(argv=None) -> dict:
     }
     for name, rows in result["models"].items():
         print(name, json.dumps(rows))
-    suffix = "" if args.split == "test" else "_validation"
-    out = HERE / "results" / f"etth1{suffix}.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    R.write_json(R.results_path(name), result)
     if args.markdown:
-        command = "python benchmarks/etth1.py " + shlex.join(sys.argv[1:])
-        args.markdown.write_text(markdown(result, command))
+        R.write_page(args.markdown, markdown(result, name))
+        R.render_figure(name)
     return result
 
 

@@ -12,28 +12,40 @@ the metric code.
 only (their last 48 points become the test): hyperparameters and ablations are
 chosen there, never on the test set.
 
+``--config`` takes forecaster parameters as JSON, in the forecaster's current
+form (``{"trainer_kwargs": {"lr_schedule": "cosine"}}``) or with the old flat
+keys (``{"lr_schedule": "cosine"}``), which ``benchmarks/_config.py`` maps.
+
+Every run writes its results of record to ``benchmarks/results/<name>.json``;
+``--markdown`` also writes the page, rendered from that same dict, and redraws
+its figure (``benchmarks/figures.py``). ``--from-results`` rewrites the page
+from the results file without running anything.
+
 Usage::
 
     python benchmarks/m4_hourly.py                      # test split, record
     python benchmarks/m4_hourly.py --split validation --config '{"kernel_size": 1}'
     python benchmarks/m4_hourly.py --ablation           # validation ablations
+    python benchmarks/m4_hourly.py --from-results \
+        --markdown docs/benchmarks/m4_hourly.md       # page from the results file
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
-import shlex
-import sys
 import time
 import warnings
 from pathlib import Path
 
+import _report as R  # benchmarks/_report.py
 import metrics as M  # benchmarks/metrics.py
 import numpy as np
 import pandas as pd
+from _config import forecaster_params  # benchmarks/_config.py
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -48,10 +60,10 @@ CONFIG = {
     "windows_per_epoch": 4096,
     "kernel_size": 6,
     "learning_rate": 5e-4,
-    "lr_schedule": "cosine",
     "max_epochs": 72,
     "early_stopping_patience": 15,
     "random_state": 0,
+    "trainer_kwargs": {"lr_schedule": "cosine"},
 }
 
 ABLATIONS = {
@@ -184,10 +196,13 @@ def official_rows() -> pd.DataFrame:
 
 
 def make_forecaster(config: dict, budget: float | None, verbose: bool):
+    """The forecaster of :data:`CONFIG` with ``config`` on top (old keys mapped)."""
     from sktime_logsparse import LogSparseTransformerForecaster
 
     return LogSparseTransformerForecaster(
-        **{**CONFIG, "max_fit_seconds": budget, "verbose": verbose, **config}
+        **forecaster_params(
+            CONFIG, {"max_fit_seconds": budget, "verbose": verbose}, config
+        )
     )
 
 
@@ -231,56 +246,156 @@ def fan_chart(forecaster, train, test, path: Path, ids=("H1", "H105", "H300")):
     plt.close(fig)
 
 
-def markdown(
-    result: dict,
-    official: pd.DataFrame | None,
-    command: str,
-    figure: Path | None = None,
-) -> str:
-    cols = [
-        "sMAPE",
-        "MASE",
-        "OWA",
-        "MSIS",
-        "R0.5",
-        "R0.9",
-        "coverage80",
-        "coverage95",
-        "fit_s",
-        "predict_s",
+ACCURACY = [
+    ("sMAPE", "sMAPE", ".2f"),
+    ("MASE", "MASE", ".3f"),
+    ("OWA", "OWA", ".3f"),
+    ("MSIS", "MSIS", ".2f"),
+    ("R0.5", "R0.5", ".4f"),
+    ("R0.9", "R0.9", ".4f"),
+]
+CALIBRATION = [
+    ("coverage80", "80% coverage", ".3f"),
+    ("coverage95", "95% coverage", ".3f"),
+    ("fit_s", "fit (s)", ".0f"),
+    ("predict_s", "predict (s)", ".1f"),
+]
+OFFICIAL_COLUMNS = [
+    ("sMAPE", "sMAPE", ".3f"),
+    ("MASE", "MASE", ".3f"),
+    ("OWA", "OWA", ".3f"),
+    ("MSIS", "MSIS", ".3f"),
+]
+
+
+def _cell(value, fmt: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return format(value, fmt)
+
+
+def display_name(name: str) -> str:
+    """``'kernel_size: {"kernel_size": 6}'`` -> ``'`kernel_size=6`'``; else as is."""
+    _, sep, setting = name.partition(": ")
+    if sep:
+        try:
+            values = json.loads(setting)
+        except json.JSONDecodeError:
+            return name
+        if isinstance(values, dict) and values:
+            pairs = ", ".join(f"{k}={json.dumps(v)}" for k, v in values.items())
+            return f"`{pairs}`"
+    return name
+
+
+def metric_table(rows: dict, columns: list, label: str = "model") -> str:
+    """A markdown table of ``rows`` (name -> metrics) in ``columns``."""
+    head = [label] + [title for _, title, _ in columns]
+    body = [
+        [display_name(name)] + [_cell(row.get(key), fmt) for key, _, fmt in columns]
+        for name, row in rows.items()
     ]
-    table = pd.DataFrame(result["models"]).T[cols]
+    return R.markdown_table(head, body)
+
+
+def ablation_group(result: dict) -> str | None:
+    """The ablation group of a results dict (``None`` for a plain run)."""
+    if result.get("ablation"):
+        return result["ablation"]
+    groups = {name.partition(": ")[0] for name in result["models"]}
+    if len(groups) == 1 and all(": " in n for n in result["models"]):
+        return groups.pop()
+    return None
+
+
+def markdown(result: dict, stem: str) -> str:
+    """The generated part of the page of a results dict (notes are kept apart)."""
+    group = ablation_group(result)
+    split = result["split"]
+    config = result["config"]
+    if group:
+        title = f"# M4 Hourly ablation: {group.replace('_', ' ')} ({split} split)"
+        label = "setting"
+    else:
+        title = f"# M4 Hourly ({split} split)"
+        label = "model"
+    protocol = (
+        f"{result['n_series']} hourly series of the M4 competition, horizon "
+        f"{HORIZON}, one global model trained through the sktime API. MASE and "
+        f"MSIS are scaled by the in-sample seasonal naive error (period {SEASON}), "
+        f"OWA is relative to the official Naive2 ({M.NAIVE2_SMAPE} / "
+        f"{M.NAIVE2_MASE}), R0.5 and R0.9 are pooled rho-risks (Li et al., 2019); "
+        "lower is better for all of them."
+    )
+    if split == "validation":
+        protocol += (
+            " Validation split: the last 48 points of each training series are "
+            "forecast from the rest; the test split is not used. OWA still "
+            "divides by Naive2's *test* figures, so compare it only within this "
+            "page."
+        )
+    budget = result.get("budget_s")
+    training = f"Training budget {budget:.0f} s" if budget else "No training budget"
+    if "epochs" in result:
+        training += f"; the run trained {result['epochs']} epochs"
     lines = [
-        f"# M4 Hourly ({result['split']} split)",
+        title,
         "",
-        f"Command: `{command}`",
+        protocol,
         "",
-        f"Machine: {result['machine']}. {result['n_series']} series, horizon "
-        f"{HORIZON}, MASE/MSIS scaled by the in-sample seasonal naive (period "
-        f"{SEASON}), OWA relative to Naive2 ({M.NAIVE2_SMAPE}/{M.NAIVE2_MASE}), "
-        "R0.5/R0.9 pooled rho-risk (Li et al., 2019), coverage of the 80% and "
-        "95% intervals, wall-clock seconds.",
+        "Command:",
         "",
-        "## This run",
+        "```bash",
+        result.get("command", "(not recorded)"),
+        "```",
         "",
-        table.to_markdown(floatfmt=".4g"),
+        R.machine_line(result)
+        + (f"; run on {result['date']}" if "date" in result else "")
+        + ".",
         "",
-        "LogSparse Transformer configuration: `"
-        + json.dumps(result["config"], sort_keys=True)
-        + "`",
+        R.figure_markdown(stem, f"M4 Hourly metrics of each {label}"),
+        "",
+        "## Accuracy",
+        "",
+        metric_table(result["models"], ACCURACY, label),
+        "",
+        "## Calibration and cost",
+        "",
+        f"Share of the {'test' if split == 'test' else 'held-out'} points "
+        "inside the 80% and 95% prediction intervals, and wall-clock seconds to "
+        "fit and to predict (point forecast, intervals and quantiles) all series.",
+        "",
+        metric_table(result["models"], CALIBRATION, label),
+        "",
+        "## Configuration",
+        "",
+        f"{training}. The LogSparse Transformer's parameters (everything else "
+        "is the class default):",
+        "",
+        "```json",
+        json.dumps(config, sort_keys=True),
+        "```",
     ]
-    if figure is not None:
-        # pages live in docs/benchmarks/, figures in docs/images/
+    if result.get("fan_chart"):
+        name = Path(result["fan_chart"]).name
         lines += [
             "",
-            f"![Fan charts of a few M4 Hourly series](../images/{figure.name})",
+            "Forecasts of a few series: the last week of history, the 80% and "
+            "90% bands and the median of the sample paths, and the actual values "
+            "(dashed).",
+            "",
+            f"![Fan charts of a few M4 Hourly series](../images/{name})",
         ]
-    if official is not None and len(official):
+    official = result.get("official")
+    if official:
         lines += [
             "",
-            "## Official M4 results (Hourly, from M4_Evaluation_and_Ranks.xlsx)",
+            "## Official M4 results",
             "",
-            official.to_markdown(floatfmt=".4g"),
+            "Hourly rows of `M4_Evaluation_and_Ranks.xlsx` (the competition's "
+            "published results), for comparison:",
+            "",
+            metric_table(official, OFFICIAL_COLUMNS, "method"),
         ]
     return "\n".join(lines) + "\n"
 
@@ -301,28 +416,55 @@ def main(argv=None) -> dict:
     )
     parser.add_argument("--name", default=None, help="benchmarks/results/<name>.json")
     parser.add_argument("--markdown", type=Path, default=None)
-    parser.add_argument("--figure", type=Path, default=None)
+    parser.add_argument("--figure", type=Path, default=None, help="fan chart PNG")
+    parser.add_argument(
+        "--from-results",
+        action="store_true",
+        help="write the --markdown page from benchmarks/results/<name>.json "
+        "(and redraw its figure) without running anything",
+    )
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=UserWarning)
 
     split = "validation" if args.ablation else args.split
+    name = args.name or ("m4_hourly" if split == "test" else f"m4_hourly_{split}")
+    if args.ablation:
+        suffix = f"_{args.group}" if args.group else ""
+        name = args.name or f"m4_hourly_ablations{suffix}"
+    if args.from_results:
+        if not args.markdown:
+            parser.error("--from-results needs --markdown")
+        result = R.read_json(name)
+        R.write_page(args.markdown, markdown(result, name))
+        R.render_figure(name)
+        return result
+
+    import torch
+
+    info = R.run_info("m4_hourly.py", threads=torch.get_num_threads())
+    R.print_machine(info)
     train, test = load(split, args.series)
     config = json.loads(args.config)
+    forecaster_params(config)  # fail on a bad key before loading anything else
     result = {
         "split": split,
         "n_series": int(train.index.get_level_values(0).nunique()),
         "machine": f"{os.cpu_count()} CPU cores, {platform.processor() or 'cpu'}",
+        **info,
         "budget_s": args.budget,
-        "config": {**CONFIG, **config},
+        "config": forecaster_params(CONFIG, config),
         "models": {},
     }
     if args.ablation:
+        result["ablation"] = args.group or ", ".join(ABLATIONS)
         groups = [args.group] if args.group else list(ABLATIONS)
         for group in groups:
             for setting in ABLATIONS[group]:
-                f = make_forecaster({**config, **setting}, args.budget, args.verbose)
+                f = make_forecaster(
+                    forecaster_params(config, setting), args.budget, args.verbose
+                )
                 name = f"{group}: " + json.dumps(setting)
                 result["models"][name] = run_model(name, f, train, test)
     else:
@@ -333,6 +475,7 @@ def main(argv=None) -> dict:
         result["epochs"] = len(f.training_history_)
         if args.figure:
             fan_chart(f, train, test, args.figure)
+            result["fan_chart"] = args.figure.as_posix()
         names = [n for n in args.baselines.split(",") if n]
         for name, make in baselines(names).items():
             result["models"][name] = run_model(name, make(), train, test)
@@ -340,16 +483,10 @@ def main(argv=None) -> dict:
     if official is not None:
         print(official.to_string())
         result["official"] = official.to_dict(orient="index")
-    name = args.name or ("m4_hourly" if split == "test" else f"m4_hourly_{split}")
-    if args.ablation:
-        suffix = f"_{args.group}" if args.group else ""
-        name = args.name or f"m4_hourly_ablations{suffix}"
-    out = HERE / "results" / f"{name}.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, default=float) + "\n")
+    R.write_json(R.results_path(name), result)
     if args.markdown:
-        command = "python benchmarks/m4_hourly.py " + shlex.join(sys.argv[1:])
-        args.markdown.write_text(markdown(result, official, command, args.figure))
+        R.write_page(args.markdown, markdown(result, name))
+        R.render_figure(name)
     return result
 
 

@@ -24,20 +24,28 @@ Two measurements, side by side in one run on the CPU:
 The machine is shared: other processes may use the cores meanwhile, so the
 load average before and after each part is recorded.
 
+With ``--markdown`` the run is the record: its results go to
+``benchmarks/results/sampling.json`` (or ``--json PATH``), each part with the
+command and date of the run that measured it (a part left out with ``--skip``
+is kept from the existing file), the page is rendered from that same dict and
+its figure redrawn; ``--from-results`` rewrites the page from the results file
+without measuring.
+
     python benchmarks/sampling.py --markdown docs/benchmarks/sampling.md
+    python benchmarks/sampling.py --from-results \
+        --markdown docs/benchmarks/sampling.md
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import datetime
-import importlib.metadata
 import os
-import platform
 import time
 import warnings
+from pathlib import Path
 
+import _report as R  # benchmarks/_report.py
 import numpy as np
 import torch
 
@@ -47,23 +55,12 @@ from sktime_logsparse.datasets import load_m4_hourly_split
 from sktime_logsparse.nn import LogSparseConfig, LogSparseTransformer
 
 N_COVARIATES = 2
+NAME = "sampling"
 
 
 def load() -> str:
     """The 1-minute load average."""
     return f"{os.getloadavg()[0]:.2f}"
-
-
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo, if there is one."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 # ---------------------------------------------------------------- part (a) --
@@ -117,7 +114,17 @@ def part_a(args) -> dict:
     cached_time = min(cached_times)
     return {
         "series": S,
+        "samples": args.samples,
         "paths": S * args.samples,
+        "context": args.context,
+        "horizon": args.horizon,
+        "network": {
+            "d_model": net.config.d_model,
+            "n_heads": net.config.n_heads,
+            "n_layers": net.config.n_layers,
+            "kernel_size": net.config.kernel_size,
+            "attention": net.config.attention,
+        },
         "cached_s": cached_time,
         "cached_runs": len(cached_times),
         "reencode_s": reencode_time,
@@ -178,17 +185,17 @@ def part_b(args) -> dict:
             }
         )
     torch.set_num_threads(default_threads)
-    return {"series": n_series, "fit_s": fit_time, "runs": runs}
+    return {
+        "series": n_series,
+        "samples": args.samples,
+        "horizon": len(fh),
+        "windows": args.windows,
+        "fit_s": fit_time,
+        "runs": runs,
+    }
 
 
 # ----------------------------------------------------------------- report --
-
-
-def markdown_table(head: list, rows: list) -> str:
-    """A GitHub markdown table."""
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def table_a(a: dict) -> str:
@@ -203,7 +210,7 @@ def table_a(a: dict) -> str:
             f"**{a['ratio']:.0f}x**",
         ],
     ]
-    return markdown_table(head, rows)
+    return R.markdown_table(head, rows)
 
 
 def table_b(b: dict) -> str:
@@ -223,102 +230,83 @@ def table_b(b: dict) -> str:
         ]
         for r in b["runs"]
     ]
-    return markdown_table(head, rows)
+    return R.markdown_table(head, rows)
 
 
-def write_markdown(path: str, a: dict | None, b: dict | None, args, elapsed) -> None:
-    """The page of record."""
-    versions = ", ".join(
-        f"{p} {importlib.metadata.version(p)}" for p in ("torch", "sktime", "numpy")
-    )
-    today = datetime.date.today().isoformat()
+def provenance(part: dict, result: dict) -> str:
+    """``Measured by `command` on date.`` where a part has its own run."""
+    if "command" not in part or part["command"] == result.get("command"):
+        return ""
+    when = f" on {part['date']}" if "date" in part else ""
+    note = f" ({part['note']})" if "note" in part else ""
+    return f"\n\nMeasured by `{part['command']}`{when}{note}."
+
+
+def markdown(result: dict, stem: str = NAME) -> str:
+    """The generated part of the page (hand-written notes are kept apart)."""
+    versions = ", ".join(f"{k} {v}" for k, v in result.get("versions", {}).items())
     parts = [
         "# Sampling benchmark: cached decoding, and predicting M4 Hourly",
         "",
         "Produced by `benchmarks/sampling.py` (its docstring has the details) with",
         "",
         "```bash",
-        "python benchmarks/sampling.py --markdown docs/benchmarks/sampling.md",
+        result.get("command", "(not recorded)"),
         "```",
         "",
-        f"Machine: {os.cpu_count()} CPU cores ({cpu_model()}), "
-        f"Python {platform.python_version()}, {versions}; run on {today}, "
-        f"{elapsed:.0f} s in all. The machine was shared with other jobs during "
-        "the run, so the times are noisy: the 1-minute load average before and "
-        "after each measurement is given; a load above 2 means other processes "
-        "wanted the cores too.",
+        f"{R.machine_line(result)}; Python {result.get('python', '?')}, "
+        f"{versions}; run on {result.get('date', '?')}, "
+        f"{result['elapsed_s']:.0f} s in all. The times are wall-clock seconds "
+        "(lower is better); since other jobs may share the machine, the "
+        "1-minute load average before and after each measurement is given: a "
+        "load above the number of cores means other processes wanted them too.",
+        "",
+        R.figure_markdown(stem, "Cached sampler against re-encoding; predict time"),
     ]
+    a, b = result.get("a"), result.get("b")
     if a is not None:
+        net = a["network"]
         parts += [
             "",
             "## (a) Cached sampler against re-encoding",
             "",
-            f"{a['series']} series x {args.samples} paths = {a['paths']} paths, "
-            f"context {args.context}, horizon {args.horizon} (one chunk), "
-            "3 layers, d_model 64, 4 heads, kernel 3, LogSparse attention, "
-            f"randomly initialised weights, {a['threads']} intra-op thread(s). "
+            f"{a['series']} series x {a['samples']} paths = {a['paths']} paths, "
+            f"context {a['context']}, horizon {a['horizon']} (one chunk), "
+            f"{net['n_layers']} layers, d_model {net['d_model']}, "
+            f"{net['n_heads']} heads, kernel {net['kernel_size']}, "
+            f"{net['attention']} attention, randomly initialised weights, "
+            f"{a['threads']} intra-op thread(s). "
             "`reencode_sample_paths` runs the network over the window up to each "
             "step; `sample_paths` prefills the context once per series and then "
             "decodes one position per step from per-layer caches. With the same "
             "generators both draw the same paths: largest difference "
             f"{a['max_abs_diff']:.2e} (paths up to {a['max_abs_path']:.1f} in "
-            "absolute value).",
+            "absolute value)." + provenance(a, result),
             "",
             table_a(a),
             "",
             f"Load average before -> after: {a['load_before']} -> {a['load_after']}.",
         ]
     if b is not None:
+        fit = f" ({b['fit_s']:.1f} s)" if b.get("fit_s") is not None else ""
         parts += [
             "",
             f"## (b) Predicting {b['series']} M4 Hourly series",
             "",
-            f"{b['series']} series x 48 steps x {args.samples} paths through "
-            "`LogSparseTransformerForecaster` (d_model 32, 3 layers, 4 heads, "
-            "context 168, prediction length 48, seasonal lags 24 and 168, "
-            f"calendar features), fitted for one epoch of {args.windows} windows "
-            f"({b['fit_s']:.1f} s; only prediction time matters here). "
-            "`predict` samples the paths; `predict_quantiles` after it on the "
-            "same horizon reuses them (the forecaster keeps the paths of the "
-            "last horizon). On the CPU the sampler decodes batches of series in "
-            "`torch.get_num_threads()` threads with one intra-op thread each.",
+            f"{b['series']} series x {b['horizon']} steps x {b['samples']} paths "
+            "through `LogSparseTransformerForecaster` (d_model 32, 3 layers, 4 "
+            "heads, context 168, prediction length 48, the default lags and "
+            f"calendar features), fitted for one epoch of {b['windows']} "
+            f"windows{fit}: only prediction time matters here. `predict` samples "
+            "the paths; `predict_quantiles` after it on the same horizon reuses "
+            "them (the forecaster keeps the paths of the last horizon). On the "
+            "CPU the sampler decodes batches of series in "
+            "`torch.get_num_threads()` threads with one intra-op thread each."
+            + provenance(b, result),
             "",
             table_b(b),
         ]
-    parts += [
-        "",
-        "## How (b) got here",
-        "",
-        "Measured during development on the same shared machine (not re-run by "
-        "this script). `predict` on the 414 series first took 250 s (2 torch "
-        "threads, under cProfile). The profile: decoding steps spent half their "
-        "time in the cache's attention (a gather of the cached keys in "
-        "`(B, H, L, D)` layout, `bmm` of tiny matrices, a softmax along a short "
-        "last axis), the rest in a `conv1d` per step, concatenations and the "
-        "dense layers. Changes, with the sampler alone on a batch of 81 series "
-        "(8100 paths) on one thread:",
-        "",
-        "* the decoding cache stores keys and values positions first and rows "
-        "last, `(positions, D, B, H)`, like the sparse kernel: products and "
-        "reductions stream over contiguous rows, own positions are read as "
-        "views, prefix positions are broadcast over a series' paths; the "
-        "causal convolution of one position is a linear map of its "
-        "`kernel_size` inputs: 11.1 s -> 3.2 s;",
-        "* thread setting: with 2 intra-op threads while other processes held "
-        "a core, every one of the thousands of small operations waited for the "
-        "descheduled thread: 164 s for the 414 series against 11 s on one "
-        "thread. The sampler now gives each CPU thread its own batches of "
-        "series, each running with one intra-op thread (the paths do not "
-        "change).",
-        "",
-        "Batch size (`max_batch` 2048 to 16384 paths) made no difference.",
-        "",
-        "Targets of the issue: cached sampler at least 10x faster than "
-        "re-encoding; `predict` on all 414 series at most 30 s, ideally 15 s.",
-        "",
-    ]
-    with open(path, "w") as f:
-        f.write("\n".join(parts))
+    return "\n".join(parts) + "\n"
 
 
 def main() -> None:
@@ -341,22 +329,52 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=256, help="(b) fit windows")
     parser.add_argument("--skip", choices=["a", "b"], help="skip one part")
     parser.add_argument("--markdown", metavar="PATH", help="write a markdown page")
+    parser.add_argument(
+        "--json",
+        metavar="PATH",
+        help="results file (with --markdown: benchmarks/results/sampling.json)",
+    )
+    parser.add_argument(
+        "--from-results",
+        action="store_true",
+        help="write the --markdown page from the results file, measuring nothing",
+    )
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=FutureWarning)
+    json_path = args.json or (R.results_path(NAME) if args.markdown else None)
+    if args.from_results:
+        if not args.markdown:
+            parser.error("--from-results needs --markdown")
+        result = R.read_json(args.json or NAME)
+        R.write_page(args.markdown, markdown(result))
+        R.render_figure(NAME)
+        return
 
+    info = R.run_info("sampling.py")
+    R.print_machine(info)
+    stamp = {"command": info["command"], "date": info["date"]}
     start = time.perf_counter()
     a = b = None
     if args.skip != "a":
-        a = part_a(args)
+        a = {**stamp, **part_a(args)}
         print(table_a(a))
         print(f"max |cached - reencoded| = {a['max_abs_diff']:.2e}", flush=True)
     if args.skip != "b":
-        b = part_b(args)
+        b = {**stamp, **part_b(args)}
         print(table_b(b), flush=True)
     elapsed = time.perf_counter() - start
+    result = {**info, "elapsed_s": elapsed, "a": a, "b": b}
+    if args.skip and json_path and Path(json_path).is_file():
+        # the part not measured now stays as recorded, with its own command
+        kept = R.read_json(json_path).get(args.skip)
+        result[args.skip] = kept
+    result = {k: v for k, v in result.items() if v is not None}
+    if json_path:
+        R.write_json(json_path, result)
     if args.markdown:
-        write_markdown(args.markdown, a, b, args, elapsed)
-        print(f"wrote {args.markdown}")
+        R.write_page(args.markdown, markdown(result))
+        if Path(json_path) == R.results_path(NAME):
+            R.render_figure(NAME)
 
 
 if __name__ == "__main__":

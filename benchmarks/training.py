@@ -7,22 +7,30 @@ forecaster's default size (d_model 32, 4 heads, 3 layers, kernel 3), with
 side in one run, alternating between them so that machine noise hits both
 alike.
 
+With ``--markdown`` the run is the record: its results go to
+``benchmarks/results/training.json`` (or ``--json PATH``), the page is rendered
+from that same dict and its figure redrawn; ``--from-results`` rewrites the page
+from the results file without measuring.
+
 Usage::
 
     python benchmarks/training.py --markdown docs/benchmarks/training.md
+    python benchmarks/training.py --from-results \
+        --markdown docs/benchmarks/training.md
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 from pathlib import Path
 
+import _report as R  # benchmarks/_report.py
 import torch
 
 from sktime_logsparse.nn import LogSparseConfig, LogSparseTransformer
+
+NAME = "training"
 
 
 def make_step(kind: str, length: int, batch: int, dropout: float, n_inputs: int = 8):
@@ -66,48 +74,128 @@ def measure(length: int, batch: int, repeats: int, dropout: float) -> dict:
     return {kind: batch / min(ts) for kind, ts in times.items()}
 
 
+def markdown(result: dict, stem: str = NAME) -> str:
+    """The generated part of the page (hand-written notes are kept apart)."""
+    net = result["network"]
+    rows = [
+        [
+            r["length"],
+            r["dropout"],
+            f"{r['logsparse_windows_per_s']:.1f}",
+            f"{r['full_windows_per_s']:.1f}",
+            f"{r['ratio']:.1f}x",
+        ]
+        for r in result["rows"]
+    ]
+    head = [
+        "window length",
+        "dropout",
+        "LogSparse (windows/s)",
+        "full (windows/s)",
+        "LogSparse / full",
+    ]
+    lines = [
+        "# Training throughput: LogSparse against full attention",
+        "",
+        "Windows per second of complete training steps (forward, Gaussian NLL, "
+        "backward, gradient clipping, Adam) of the network at the forecaster's "
+        f"default width and depth (d_model {net['d_model']}, {net['n_heads']} "
+        f"heads, {net['n_layers']} layers), convolution kernel "
+        f"{net['kernel_size']}, batch "
+        f"{result['batch']}, {result.get('dtype', 'float32')}, on the CPU: "
+        "LogSparse attention against full causal attention (torch SDPA), the "
+        f"two alternating, best of {result['repeats']} steps each. Dropout 0.1 "
+        "is the default; 0.0 is shown too because SDPA with dropout is slow on "
+        "a CPU. Higher is better.",
+        "",
+        "Command:",
+        "",
+        "```bash",
+        result.get("command", "(not recorded)"),
+        "```",
+        "",
+        R.machine_line(result)
+        + (f"; torch {result['versions']['torch']}" if "versions" in result else "")
+        + (f"; run on {result['date']}" if "date" in result else "")
+        + ".",
+        "",
+        R.figure_markdown(stem, "Training windows per second, LogSparse and full"),
+        "",
+        "## Results",
+        "",
+        R.markdown_table(head, rows),
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", default="512,2048")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--markdown", type=Path, default=None)
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="results file (with --markdown: benchmarks/results/training.json)",
+    )
+    parser.add_argument(
+        "--from-results",
+        action="store_true",
+        help="write the --markdown page from the results file, measuring nothing",
+    )
     args = parser.parse_args(argv)
+    json_path = args.json or (R.results_path(NAME) if args.markdown else None)
+    if args.from_results:
+        if not args.markdown:
+            parser.error("--from-results needs --markdown")
+        result = R.read_json(args.json or NAME)
+        R.write_page(args.markdown, markdown(result))
+        R.render_figure(NAME)
+        return
+    info = R.run_info("training.py", threads=torch.get_num_threads())
+    R.print_machine(info)
     rows = []
     for length in map(int, args.lengths.split(",")):
         for dropout in (0.1, 0.0):
             r = measure(length, args.batch, args.repeats, dropout)
             ratio = r["logsparse"] / r["full"]
-            rows.append((length, dropout, r["logsparse"], r["full"], ratio))
+            rows.append(
+                {
+                    "length": length,
+                    "dropout": dropout,
+                    "logsparse_windows_per_s": r["logsparse"],
+                    "full_windows_per_s": r["full"],
+                    "ratio": ratio,
+                }
+            )
             print(
                 f"L={length} dropout {dropout}: "
                 f"logsparse {r['logsparse']:.1f} windows/s, "
                 f"full {r['full']:.1f} windows/s, ratio {ratio:.2f}",
                 flush=True,
             )
+    config = LogSparseConfig(n_inputs=8, max_length=8, n_series=16)
+    result = {
+        **info,
+        "network": {
+            "d_model": config.d_model,
+            "n_heads": config.n_heads,
+            "n_layers": config.n_layers,
+            "kernel_size": config.kernel_size,
+        },
+        "batch": args.batch,
+        "repeats": args.repeats,
+        "dtype": "float32",
+        "rows": rows,
+    }
+    if json_path:
+        R.write_json(json_path, result)
     if args.markdown:
-        command = "python benchmarks/training.py " + " ".join(sys.argv[1:])
-        lines = [
-            "# Training throughput: LogSparse against full attention",
-            "",
-            f"Command: `{command}`",
-            "",
-            f"Machine: {os.cpu_count()} CPU cores, torch {torch.__version__}, "
-            f"{torch.get_num_threads()} threads. Network at the forecaster's "
-            f"default size (d_model 32, 4 heads, 3 layers, kernel 3; dropout "
-            "0.1 is the default, 0.0 shown too because SDPA with dropout is "
-            f"slow on CPU), batch {args.batch}, float32; complete training steps "
-            f"(forward, NLL, backward, clipping, Adam); best of {args.repeats}, "
-            "the two kinds alternating.",
-            "",
-            "| window length | dropout | logsparse (windows/s) | full (windows/s) "
-            "| ratio |",
-            "|---|---|---|---|---|",
-        ]
-        lines += [
-            f"| {L} | {d} | {a:.1f} | {b:.1f} | {c:.2f}x |" for L, d, a, b, c in rows
-        ]
-        args.markdown.write_text("\n".join(lines) + "\n")
+        R.write_page(args.markdown, markdown(result))
+        if json_path == R.results_path(NAME):
+            R.render_figure(NAME)
 
 
 if __name__ == "__main__":

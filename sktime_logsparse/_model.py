@@ -1,21 +1,21 @@
-"""The global model behind the forecaster: network, device, seeds; numpy in and out.
+"""The global model: one network, its window layout and its device.
 
-This is the seam between the pandas side (the sktime adapter and ``_data``) and
-the tensor side (network, training, sampling): everything crosses it as numpy
-arrays, and every torch call runs with the global RNG state saved and restored.
+Also the device choice and the seeding rules: every torch call of training and
+sampling runs inside :func:`isolated_rng`, so the global RNG state is saved
+and restored around it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import secrets
 
 import numpy as np
 import torch
 
-from ._sampling import sample_paths
-from ._training import SeriesTensors, TrainConfig, TrainResult, train
+from ._windows import WindowLayout
 from .nn import LogSparseConfig, LogSparseTransformer
 
 
@@ -61,6 +61,32 @@ def new_seed() -> int:
     return secrets.randbits(63)
 
 
+#: the purposes a forecaster draws seeds for, and their tags
+_PURPOSES = {"init": 0, "train": 1, "predict": 2}
+
+
+def seed_for(random_state: int | None, purpose: str) -> int:
+    """Seed for ``purpose`` derived from ``random_state``, or fresh if None."""
+    if random_state is None:
+        return new_seed()
+    seq = np.random.SeedSequence([int(random_state), _PURPOSES[purpose]])
+    return int(seq.generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def stable_hash(obj) -> int:
+    """A 63-bit hash of ``repr(obj)`` that is the same in every process."""
+    digest = hashlib.blake2b(repr(obj).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+def series_seeds(seed: int, keys: list) -> np.ndarray:
+    """One sampling seed per series, from a model's seed and the series key.
+
+    A series gets the same paths whether it is predicted alone or in a panel.
+    """
+    return np.array([stable_hash((seed, repr(key))) for key in keys], dtype=np.int64)
+
+
 @contextlib.contextmanager
 def isolated_rng(seed: int, device: torch.device):
     """Seed torch inside the block and restore the global RNG state after it."""
@@ -73,16 +99,15 @@ def isolated_rng(seed: int, device: torch.device):
 class GlobalModel:
     """One LogSparse network shared by every series, with its window layout.
 
+    Training (:func:`~sktime_logsparse._training.fit_model`) and sampling
+    (:func:`~sktime_logsparse._sampling.forecast`) take it with numpy arrays.
+
     Parameters
     ----------
     config : LogSparseConfig
         Network settings; ``max_length`` must equal the window length.
-    context_length, prediction_length : int
+    layout : WindowLayout
         Window layout used in training and sampling.
-    scaling : {"mean", "standard", None}
-        How each window is scaled (see :func:`build_window`).
-    lags : tuple of int
-        Lagged targets in the input besides the previous one.
     device : torch.device
     seed : int
         Seed of the weight initialisation.
@@ -91,18 +116,14 @@ class GlobalModel:
     def __init__(
         self,
         config: LogSparseConfig,
-        context_length: int,
-        prediction_length: int,
-        scaling: str | None,
-        lags: tuple[int, ...],
+        layout: WindowLayout,
         device: torch.device,
         seed: int,
     ):
+        assert config.max_length == layout.length
+        assert config.n_inputs == layout.n_inputs
         self.config = config
-        self.context_length = context_length
-        self.prediction_length = prediction_length
-        self.scaling = scaling
-        self.lags = tuple(lags)
+        self.layout = layout
         self.device = device
         with isolated_rng(seed, device):
             self.network = LogSparseTransformer(config).to(device).eval()
@@ -124,68 +145,28 @@ class GlobalModel:
         """An independent deep copy (weights included)."""
         return copy.deepcopy(self)
 
-    def train(
-        self,
-        values: list[np.ndarray],
-        covariates: list[np.ndarray],
-        series_id: np.ndarray,
-        seed: int,
-        **settings,
-    ) -> TrainResult:
-        """Train on series ``values[i]`` ``(T_i,)`` with ``covariates[i]`` ``(T_i, C)``.
 
-        ``settings`` are the fields of :class:`TrainConfig` other than the
-        window layout and scaling, which are the model's.
-        """
-        settings = TrainConfig(
-            context_length=self.context_length,
-            prediction_length=self.prediction_length,
-            scaling=self.scaling,
-            lags=self.lags,
-            **settings,
-        )
-        W = self.context_length + self.prediction_length
-        pad = W + settings.lead
-        data = SeriesTensors.from_arrays(values, covariates, series_id, pad=pad)
-        with isolated_rng(seed, self.device):
-            generator = torch.Generator().manual_seed(seed)
-            return train(self.network, data.to(self.device), settings, generator)
+def build_model(
+    settings, layout: WindowLayout, n_series: int, seed: int
+) -> GlobalModel:
+    """A new model for ``layout`` from the forecaster's resolved ``settings``.
 
-    def sample(
-        self,
-        context: np.ndarray,
-        covariates: np.ndarray,
-        series_id: np.ndarray,
-        horizon: int,
-        num_samples: int,
-        seeds: np.ndarray,
-    ) -> np.ndarray:
-        """Sample paths ``(S, num_samples, horizon)`` (see :func:`sample_paths`).
-
-        ``seeds`` holds one seed per series: a series' paths depend on its seed
-        only, not on the other series sampled with it. On the CPU, batches of
-        series are decoded by ``torch.get_num_threads()`` threads with one
-        intra-op thread each (``workers`` of :func:`sample_paths`).
-        """
-        dev = self.device
-        with isolated_rng(int(seeds[0]) if len(seeds) else 0, dev):
-            generators = [
-                torch.Generator(device=dev).manual_seed(int(s)) for s in seeds
-            ]
-            paths = sample_paths(
-                self.network.eval(),
-                torch.as_tensor(context, dtype=torch.float32, device=dev),
-                torch.as_tensor(covariates, dtype=torch.float32, device=dev),
-                torch.as_tensor(series_id, dtype=torch.long, device=dev),
-                horizon,
-                num_samples,
-                self.context_length,
-                self.prediction_length,
-                self.scaling,
-                self.lags,
-                generators,
-                # on the CPU: batches of series in parallel threads, each with
-                # one intra-op thread (robust to other processes on the cores)
-                workers=torch.get_num_threads() if dev.type == "cpu" else 1,
-            )
-        return paths.cpu().numpy().astype(np.float64)
+    ``n_series`` is the size of the series-id embedding table.
+    """
+    likelihood = settings.likelihood_
+    config = LogSparseConfig(
+        n_inputs=layout.n_inputs,
+        d_model=settings.d_model,
+        n_heads=settings.n_heads,
+        n_layers=settings.n_layers,
+        kernel_size=settings.kernel_size,
+        attention=settings.attention,
+        local_window=settings.local_window,
+        sub_len=settings.sub_len,
+        dropout=settings.dropout,
+        max_length=layout.length,
+        n_series=n_series,
+        likelihood=settings.likelihood,
+        ar_skip=settings.linear_ar and likelihood.loc_index is not None,
+    )
+    return GlobalModel(config, layout, resolve_device(settings.device), seed)

@@ -21,11 +21,48 @@ depend on which other series are predicted with it.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 
+import numpy as np
 import torch
 
-from ._windows import build_window, forward_fill, scaling_inputs
+from ._model import GlobalModel, isolated_rng
+from ._windows import WindowLayout, build_window, forward_fill
+from .nn import decode_step, prefill
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """How :func:`sample_paths` decodes.
+
+    Attributes
+    ----------
+    horizon : int
+        Number of steps to forecast.
+    num_samples : int
+        Paths per series.
+    max_batch : int, default=8192
+        Paths decoded at once (whole series are never split).
+    workers : int, default=1
+        Batches of series decoded concurrently, by this many threads. On the
+        CPU each thread then runs torch with one intra-op thread (the setting
+        is restored afterwards): decoding is thousands of small operations,
+        and splitting each of them across threads costs a synchronisation per
+        operation, which stalls whenever another process holds a core.
+        Batches are at most ``ceil(S / workers)`` series, so that every worker
+        gets one. The paths do not depend on it.
+    cache : bool, default=True
+        Decode incrementally from per-layer caches; False re-encodes the
+        window at every step (``O(L)`` positions per step instead of one): the
+        reference for tests and benchmarks of the cached sampler.
+    """
+
+    horizon: int
+    num_samples: int
+    max_batch: int = 8192
+    workers: int = 1
+    cache: bool = True
 
 
 @torch.no_grad()
@@ -34,16 +71,9 @@ def sample_paths(
     context: torch.Tensor,
     covariates: torch.Tensor,
     series_id: torch.Tensor | None,
-    horizon: int,
-    num_samples: int,
-    context_length: int,
-    prediction_length: int,
-    scaling: str | None = "mean",
-    lags: tuple[int, ...] = (),
+    layout: WindowLayout,
+    settings: SamplerSettings,
     generators: list[torch.Generator] | None = None,
-    max_batch: int = 8192,
-    workers: int = 1,
-    cache: bool = True,
 ) -> torch.Tensor:
     """Draw sample paths for several series.
 
@@ -52,38 +82,19 @@ def sample_paths(
     network : LogSparseTransformer
         In eval mode.
     context : torch.Tensor
-        shape: ``(S, R + context_length)`` with ``R = max(1, *lags)``; the
-        last values of each series, NaN where missing or before its start.
+        shape: ``(S, R + context_length)`` with ``R = layout.lead``; the last
+        values of each series, NaN where missing or before its start.
     covariates : torch.Tensor
         shape: ``(S, context_length + horizon, C)``; covariates of the
         ``context_length`` conditioning targets, then of the forecast steps.
     series_id : torch.Tensor or None
         shape: ``(S,)``, long; -1 for none.
-    horizon : int
-        Number of steps to forecast.
-    num_samples : int
-        Paths per series.
-    context_length, prediction_length : int
+    layout : WindowLayout
         The training window layout.
-    scaling : {"mean", "standard", None}, default="mean"
-        As in training (see :func:`build_window`).
-    lags : tuple of int, default=()
-        Further lagged targets in the input (as in training).
+    settings : SamplerSettings
     generators : list of torch.Generator, optional
         One per series (on the network's device); the global RNG if omitted.
-    max_batch : int, default=8192
-        Paths decoded at once (whole series are never split).
-    workers : int, default=1
-        Batches of series decoded concurrently, by this many threads. On the
-        CPU each thread then runs torch with one intra-op thread (the setting
-        is restored afterwards): decoding is thousands of small operations, and
-        splitting each of them across threads costs a synchronisation per
-        operation, which stalls whenever another process holds a core.
-        Batches are at most ``ceil(S / workers)`` series, so that every worker
-        gets one. The paths do not depend on it.
-    cache : bool, default=True
-        Decode incrementally from per-layer caches; False re-encodes the
-        window at every step (the reference, see :func:`reencode_sample_paths`).
+        The paths of a series depend on its generator only.
 
     Returns
     -------
@@ -91,13 +102,10 @@ def sample_paths(
         shape: ``(S, num_samples, horizon)``.
     """
     group = partial(
-        _sample_group if cache else _reencode_group,
-        horizon=horizon,
-        n=num_samples,
-        C=context_length,
-        P=prediction_length,
-        scaling=scaling,
-        lags=tuple(lags),
+        _sample_group if settings.cache else _reencode_group,
+        horizon=settings.horizon,
+        n=settings.num_samples,
+        layout=layout,
     )
     return _by_series(
         group,
@@ -106,27 +114,46 @@ def sample_paths(
         covariates,
         series_id,
         generators,
-        num_samples,
-        max_batch,
-        workers,
+        settings.num_samples,
+        settings.max_batch,
+        settings.workers,
     )
 
 
-def reencode_sample_paths(*args, **kwargs) -> torch.Tensor:
-    """Reference sampler: re-encode the whole window at every step.
+def forecast(
+    model: GlobalModel,
+    context: np.ndarray,
+    covariates: np.ndarray,
+    series_id: np.ndarray,
+    horizon: int,
+    num_samples: int,
+    seeds: np.ndarray,
+) -> np.ndarray:
+    """Sample paths ``(S, num_samples, horizon)`` of a model, numpy in and out.
 
-    Takes the arguments of :func:`sample_paths` and draws the same paths
-    (given the same generators, up to floating-point rounding), without any
-    decoding cache: each step runs the network over its chunk's window up to
-    that step, i.e. ``O(L)`` positions per step instead of one. For tests and
-    benchmarks of the cached sampler.
-
-    Returns
-    -------
-    torch.Tensor
-        shape: ``(S, num_samples, horizon)``.
+    ``seeds`` holds one seed per series: a series' paths depend on its seed
+    only, not on the other series sampled with it. On the CPU, batches of
+    series are decoded by ``torch.get_num_threads()`` threads with one
+    intra-op thread each (``SamplerSettings.workers``).
     """
-    return sample_paths(*args, cache=False, **kwargs)
+    dev = model.device
+    settings = SamplerSettings(
+        horizon,
+        num_samples,
+        workers=torch.get_num_threads() if dev.type == "cpu" else 1,
+    )
+    with isolated_rng(int(seeds[0]) if len(seeds) else 0, dev):
+        generators = [torch.Generator(device=dev).manual_seed(int(s)) for s in seeds]
+        paths = sample_paths(
+            model.network.eval(),
+            torch.as_tensor(context, dtype=torch.float32, device=dev),
+            torch.as_tensor(covariates, dtype=torch.float32, device=dev),
+            torch.as_tensor(series_id, dtype=torch.long, device=dev),
+            model.layout,
+            settings,
+            generators,
+        )
+    return paths.cpu().numpy().astype(np.float64)
 
 
 def _by_series(
@@ -187,8 +214,9 @@ def _draw(likelihood, params, scale, loc, n, generators):
 
 
 def _reencode_group(
-    network, context, covariates, series_id, horizon, n, C, P, scaling, lags, generators
+    network, context, covariates, series_id, horizon, n, layout, generators
 ):
+    C, P = layout.context_length, layout.prediction_length
     S = context.shape[0]
     R = context.shape[1] - C
     traj = torch.cat([context, context.new_full((S, horizon), float("nan"))], dim=1)
@@ -198,11 +226,7 @@ def _reencode_group(
     for t in range(horizon):
         a, i = t - t % P, t % P  # chunk start, step within the chunk
         w = build_window(
-            traj[:, a : a + R + C + i + 1],
-            cov[:, a : a + C + i + 1],
-            C,
-            scaling,
-            lags=lags,
+            traj[:, a : a + R + C + i + 1], cov[:, a : a + C + i + 1], layout
         )
         params = network(w.x, ids)[:, -1]
         traj[:, R + C + t] = _draw(
@@ -212,8 +236,10 @@ def _reencode_group(
 
 
 def _sample_group(
-    network, context, covariates, series_id, horizon, n, C, P, scaling, lags, generators
+    network, context, covariates, series_id, horizon, n, layout, generators
 ):
+    C, P, lags = layout.context_length, layout.prediction_length, layout.lags
+    scaler = layout.scaler
     S = context.shape[0]
     R = context.shape[1] - C  # history before the first conditioning target
     traj = torch.cat([context, context.new_full((S, horizon), float("nan"))], dim=1)
@@ -224,31 +250,27 @@ def _sample_group(
         steps = min(P, horizon - a)
         known = a + R + C  # traj[:, :known] is history or earlier samples
         if a == 0:  # the conditioning range is the observed history: share it
-            cond = build_window(
-                traj[:, :known], covariates[:, :C], C, scaling, lags=lags
-            )
-            _, caches = network.prefill(cond.x, series_id, group=n, steps=steps)
+            cond = build_window(traj[:, :known], covariates[:, :C], layout)
+            _, caches = prefill(network, cond.x, series_id, group=n, steps=steps)
             traj = traj.repeat_interleave(n, 0)  # (S * n, R + C + horizon)
             scale = cond.scale.repeat_interleave(n, 0)
             loc = cond.loc.repeat_interleave(n, 0)
         else:  # later chunks condition on each path's own samples
-            cond = build_window(
-                traj[:, a:known], cov[:, a : a + C], C, scaling, lags=lags
-            )
-            _, caches = network.prefill(cond.x, ids, steps=steps)
+            cond = build_window(traj[:, a:known], cov[:, a : a + C], layout)
+            _, caches = prefill(network, cond.x, ids, steps=steps)
             scale, loc = cond.scale, cond.loc
         # inputs read forward-filled values; samples are never missing
         before = forward_fill(traj[:, :known], loc.unsqueeze(-1))
         filled = torch.cat([before, traj[:, known:]], dim=1)
         observed = (~torch.isnan(traj[:, known - 1])).to(traj.dtype)
-        extra = scaling_inputs(loc, scale, scaling)  # fixed within the chunk
+        extra = scaler.inputs(loc, scale)  # fixed within the chunk
         for i in range(steps):
             t = known + i  # traj index of this step's target
-            values = [(filled[:, t - 1] - loc) / scale, observed]
-            values += [(filled[:, t - lag] - loc) / scale for lag in lags]
+            values = [scaler.transform(filled[:, t - 1], loc, scale), observed]
+            values += [scaler.transform(filled[:, t - lag], loc, scale) for lag in lags]
             values += extra
             x = torch.cat([torch.stack(values, -1), cov[:, a + C + i]], -1)
-            params = network.step(x.unsqueeze(1), ids, C + i, caches)[:, 0]
+            params = decode_step(network, x.unsqueeze(1), ids, C + i, caches)[:, 0]
             value = _draw(likelihood, params, scale, loc, n, generators)
             traj[:, t] = filled[:, t] = value
             observed = torch.ones_like(observed)

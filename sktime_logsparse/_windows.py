@@ -1,20 +1,14 @@
-"""Model inputs for windows of a series: shared by training and sampling.
+"""The window layout and the network inputs of windows, for training and sampling.
 
 A window of length ``W = context_length + prediction_length`` is described by
 ``R + W`` consecutive raw values ``raw``, whose last ``W`` are the window's
 targets and whose first ``R = max(1, *lags)`` are the history the inputs need,
 and by the covariates of its ``W`` steps. Step ``t`` of the network input is
-``[u_{t-1}, z_{t-1} observed, u_{t-l} for l in lags, (origin,) covariates_t]``
-with ``u = (z - loc) / scale``. NaN marks a missing or padded value: it is
-forward-filled in the input, flagged by the indicator, and left out of the
-likelihood. ``loc`` and ``scale`` come from the observed targets of the
-conditioning range only: ``scaling="mean"`` (DeepAR's) has ``loc = 0`` and
-``scale = 1 + mean |z|``; ``"standard"`` the mean and standard deviation;
-``None`` ``loc = 0`` and ``scale = 1``. The network models ``u``. Standard
-scaling removes the level, which can matter (a series that cannot go below
-zero, or reverts to a level shared by all series): its windows get one more
-input, the ``origin`` ``asinh(-loc / scale)`` where zero lies after scaling
-(``asinh`` keeps it moderate for series whose level dwarfs their spread).
+``[u_{t-1}, z_{t-1} observed, u_{t-l} for l in lags, scaling inputs,
+covariates_t]`` with ``u = (z - loc) / scale``. NaN marks a missing or padded
+value: it is forward-filled in the input, flagged by the indicator, and left
+out of the likelihood. ``loc`` and ``scale`` come from the observed targets of
+the conditioning range only (see :mod:`sktime_logsparse.nn._scaling`).
 """
 
 from __future__ import annotations
@@ -23,9 +17,53 @@ from dataclasses import dataclass
 
 import torch
 
-from .nn import mean_abs_scale, standard_scale
+from .nn import Scaler, get_scaler
 
-SCALINGS = ("mean", "standard", None)
+
+@dataclass(frozen=True)
+class WindowLayout:
+    """How a window is laid out, shared by training and sampling.
+
+    Attributes
+    ----------
+    context_length : int
+        Conditioning range: the scale uses its targets.
+    prediction_length : int
+        Prediction range; forecasts are decoded in chunks of this length.
+    lags : tuple of int
+        Lagged targets in the input besides the previous one.
+    scaling : {"mean", "standard", None}
+        How each window is scaled.
+    n_covariates : int
+        Covariates per step (calendar, age, exogenous).
+    """
+
+    context_length: int
+    prediction_length: int
+    lags: tuple[int, ...]
+    scaling: str | None
+    n_covariates: int
+
+    @property
+    def length(self) -> int:
+        """Window length ``W``."""
+        return self.context_length + self.prediction_length
+
+    @property
+    def lead(self) -> int:
+        """History ``R`` a window needs before its first target."""
+        return max((1, *self.lags))
+
+    @property
+    def scaler(self) -> Scaler:
+        """The :class:`~sktime_logsparse.nn.Scaler` of ``scaling``."""
+        return get_scaler(self.scaling)
+
+    @property
+    def n_inputs(self) -> int:
+        """Network inputs per step (see the module docstring)."""
+        # previous value, its observed flag, further lags, scaling, covariates
+        return 2 + len(self.lags) + self.scaler.n_inputs + self.n_covariates
 
 
 @dataclass
@@ -69,47 +107,20 @@ def forward_fill(
     return torch.where(last >= 0, filled, before)
 
 
-def extra_inputs(scaling: str | None) -> int:
-    """Number of :func:`scaling_inputs` of a ``scaling``."""
-    return int(scaling == "standard")
-
-
-def scaling_inputs(
-    loc: torch.Tensor, scale: torch.Tensor, scaling: str | None
-) -> list[torch.Tensor]:
-    """Inputs, ``(B,)`` each and the same at every step, that a scaling adds.
-
-    Standard scaling adds the ``origin`` ``asinh(-loc / scale)``, where zero
-    lies after scaling; the other scalings add none.
-    """
-    return [torch.asinh(-loc / scale)] if scaling == "standard" else []
-
-
 def build_window(
-    raw: torch.Tensor,
-    covariates: torch.Tensor,
-    context_length: int,
-    scaling: str | None = "mean",
-    scale: tuple[torch.Tensor, torch.Tensor] | None = None,
-    lags: tuple[int, ...] = (),
+    raw: torch.Tensor, covariates: torch.Tensor, layout: WindowLayout
 ) -> WindowBatch:
     """Assemble the network input of windows.
 
     Parameters
     ----------
     raw : torch.Tensor
-        shape: ``(B, R + W)`` with ``R >= max(1, *lags)``; NaN for missing or
-        padded values.
+        shape: ``(B, R + W')`` with ``R >= layout.lead``; NaN for missing or
+        padded values. ``W' <= W``: a window may stop early (sampling).
     covariates : torch.Tensor
-        shape: ``(B, W, C)``; covariates of the ``W`` target steps.
-    context_length : int
-        Conditioning range: the scale uses targets ``0 .. context_length - 1``.
-    scaling : {"mean", "standard", None}, default="mean"
-        How ``loc`` and ``scale`` are computed (see the module docstring).
-    scale : tuple of torch.Tensor, optional
-        ``(loc, scale)``, shape ``(B,)`` each; used instead of computing them.
-    lags : tuple of int, default=()
-        Further lagged targets in the input (e.g. one season back).
+        shape: ``(B, W', C)``; covariates of the ``W'`` target steps.
+    layout : WindowLayout
+        The scale uses targets ``0 .. context_length - 1``.
 
     Returns
     -------
@@ -117,31 +128,17 @@ def build_window(
     """
     W = covariates.shape[1]
     R = raw.shape[1] - W
+    C = layout.context_length
+    scaler = layout.scaler
     lag, target = raw[:, R - 1 : -1], raw[:, R:]
     observed = ~torch.isnan(target)
-    if scale is not None:
-        loc, scale = scale
-    elif scaling not in SCALINGS:
-        raise ValueError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
-    elif scaling == "standard":
-        loc, scale = standard_scale(
-            target[:, :context_length], observed[:, :context_length]
-        )
-    else:
-        loc = torch.zeros(raw.shape[0], dtype=raw.dtype, device=raw.device)
-        scale = torch.ones_like(loc)
-        if scaling == "mean":
-            scale = mean_abs_scale(
-                target[:, :context_length], observed[:, :context_length]
-            )
+    loc, scale = scaler.fit(target[:, :C], observed[:, :C])
     # values before the series start read as its location (0 after scaling)
     loc_, scale_ = loc.unsqueeze(-1), scale.unsqueeze(-1)
-    filled = (forward_fill(raw, loc_) - loc_) / scale_
+    filled = scaler.transform(forward_fill(raw, loc_), loc_, scale_)
     parts = [filled[:, R - 1 : -1], (~torch.isnan(lag)).to(raw.dtype)]
-    parts += [filled[:, R - lag_ : R - lag_ + W] for lag_ in lags]
-    parts += [
-        v.unsqueeze(-1).expand(-1, W) for v in scaling_inputs(loc, scale, scaling)
-    ]
+    parts += [filled[:, R - lag_ : R - lag_ + W] for lag_ in layout.lags]
+    parts += [v.unsqueeze(-1).expand(-1, W) for v in scaler.inputs(loc, scale)]
     x = torch.cat([torch.stack(parts, dim=-1), covariates], dim=-1)
     target = torch.where(observed, target, torch.zeros_like(target))
     return WindowBatch(x, target, observed, scale, loc)

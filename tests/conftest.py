@@ -1,7 +1,57 @@
-"""Shared test fixtures."""
+"""Shared test fixtures: the tiny forecaster, window layouts, training configs."""
+
+import dataclasses
 
 import pytest
 import torch
+
+from sktime_logsparse import LogSparseTransformerForecaster
+from sktime_logsparse._params import resolve_params
+from sktime_logsparse._training import TrainConfig
+from sktime_logsparse._windows import WindowLayout
+
+#: the tiny forecaster the tests share: a moment of training on a CPU
+TINY = dict(
+    context_length=6,
+    prediction_length=2,
+    d_model=8,
+    n_heads=2,
+    n_layers=1,
+    max_epochs=1,
+    batch_size=8,
+    windows_per_epoch=16,
+    num_samples=10,
+    device="cpu",
+    random_state=0,
+)
+
+
+@pytest.fixture
+def tiny() -> dict:
+    """The tiny forecaster's parameters (a copy, to extend with ``{**tiny, ...}``)."""
+    return dict(TINY)
+
+
+@pytest.fixture
+def make_layout():
+    """``make_layout(C, P=1, lags=(), scaling="mean", n_cov=0)``: a WindowLayout."""
+
+    def make(C, P=1, lags=(), scaling="mean", n_cov=0) -> WindowLayout:
+        return WindowLayout(C, P, tuple(lags), scaling, n_cov)
+
+    return make
+
+
+@pytest.fixture
+def make_config():
+    """``make_config(**overrides)``: the training settings of a default forecaster."""
+    defaults = resolve_params(LogSparseTransformerForecaster().get_params())
+
+    def make(**overrides) -> TrainConfig:
+        config = defaults.train_config(defaults.max_epochs, keep=False)
+        return dataclasses.replace(config, **overrides)
+
+    return make
 
 
 @pytest.fixture

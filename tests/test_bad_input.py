@@ -11,23 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import TINY
 
 from sktime_logsparse import LogSparseTransformerForecaster
-
-TINY = dict(
-    context_length=6,
-    prediction_length=2,
-    d_model=8,
-    n_heads=2,
-    n_layers=1,
-    max_epochs=1,
-    batch_size=8,
-    windows_per_epoch=8,
-    num_samples=5,
-    device="cpu",
-    random_state=0,
-)
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -381,21 +367,55 @@ PARAM_CASES = {
         ValueError,
         "fine_tune_epochs must be",
     ),
-    "update_epochs_float": ({"update_epochs": 1.5}, TypeError, "update_epochs"),
+    "update_epochs_float": (
+        {"trainer_kwargs": {"update_epochs": 1.5}},
+        TypeError,
+        "trainer_kwargs['update_epochs'] must be",
+    ),
     "windows_per_epoch_zero": ({"windows_per_epoch": 0}, ValueError, "windows_per"),
     "patience_negative": (
         {"early_stopping_patience": -1},
         ValueError,
         "early_stopping_patience must be",
     ),
-    "local_window_negative": ({"local_window": -1}, ValueError, "local_window"),
-    "sub_len_zero": ({"sub_len": 0}, ValueError, "sub_len must be"),
+    "local_window_negative": (
+        {"model_kwargs": {"local_window": -1}},
+        ValueError,
+        "model_kwargs['local_window'] must be",
+    ),
+    "sub_len_zero": (
+        {"model_kwargs": {"sub_len": 0}},
+        ValueError,
+        "model_kwargs['sub_len'] must be",
+    ),
     "unknown_attention": ({"attention": "dense"}, ValueError, "attention must be"),
     "unknown_likelihood": ({"likelihood": "poisson"}, ValueError, "likelihood must"),
-    "unknown_time_features": ({"time_features": "all"}, ValueError, "time_features"),
+    "unknown_time_features": (
+        {"model_kwargs": {"time_features": "all"}},
+        ValueError,
+        "model_kwargs['time_features'] must be",
+    ),
     "unknown_scaling": ({"scaling": "std"}, ValueError, "scaling must be"),
-    "unknown_window_sampling": ({"window_sampling": "x"}, ValueError, "window_"),
-    "unknown_lr_schedule": ({"lr_schedule": "step"}, ValueError, "lr_schedule must"),
+    "unknown_window_sampling": (
+        {"trainer_kwargs": {"window_sampling": "x"}},
+        ValueError,
+        "trainer_kwargs['window_sampling'] must be",
+    ),
+    "unknown_lr_schedule": (
+        {"trainer_kwargs": {"lr_schedule": "step"}},
+        ValueError,
+        "trainer_kwargs['lr_schedule'] must",
+    ),
+    "trainer_kwargs_unknown_key": (
+        {"trainer_kwargs": {"epochs": 3}},
+        ValueError,
+        "trainer_kwargs has the unknown keys ['epochs']",
+    ),
+    "model_kwargs_not_a_dict": (
+        {"model_kwargs": [("linear_ar", False)]},
+        TypeError,
+        "model_kwargs must be a dict or None",
+    ),
     "lags_zero": ({"lags": [0, 24]}, ValueError, "lags must be"),
     "lags_string": ({"lags": "season"}, ValueError, "lags must be"),
     "lags_array": ({"lags": np.array([24])}, ValueError, "lags must be"),
@@ -404,8 +424,16 @@ PARAM_CASES = {
     "dropout_string": ({"dropout": "0.1"}, TypeError, "dropout must be a number"),
     "learning_rate_zero": ({"learning_rate": 0.0}, ValueError, "learning_rate"),
     "learning_rate_nan": ({"learning_rate": float("nan")}, ValueError, "learning_"),
-    "weight_decay_negative": ({"weight_decay": -0.1}, ValueError, "weight_decay"),
-    "gradient_clip_zero": ({"gradient_clip": 0.0}, ValueError, "gradient_clip"),
+    "weight_decay_negative": (
+        {"trainer_kwargs": {"weight_decay": -0.1}},
+        ValueError,
+        "trainer_kwargs['weight_decay'] must be",
+    ),
+    "gradient_clip_zero": (
+        {"trainer_kwargs": {"gradient_clip": 0.0}},
+        ValueError,
+        "trainer_kwargs['gradient_clip'] must be",
+    ),
     "max_fit_seconds_zero": ({"max_fit_seconds": 0}, ValueError, "max_fit_seconds"),
     "random_state_float": ({"random_state": 1.5}, TypeError, "random_state must"),
     "random_state_generator": (
@@ -417,11 +445,15 @@ PARAM_CASES = {
     "device_unknown": ({"device": "tpu"}, ValueError, "device must be"),
     "device_type": ({"device": 0.5}, TypeError, "device must be"),
     "verbose_string": ({"verbose": "yes"}, TypeError, "verbose must be a bool"),
-    "linear_ar_string": ({"linear_ar": "yes"}, TypeError, "linear_ar must be a bool"),
+    "linear_ar_string": (
+        {"model_kwargs": {"linear_ar": "yes"}},
+        TypeError,
+        "model_kwargs['linear_ar'] must be a bool",
+    ),
     "early_stopping_metric_unknown": (
-        {"early_stopping_metric": "mae"},
+        {"trainer_kwargs": {"early_stopping_metric": "mae"}},
         ValueError,
-        "early_stopping_metric must be one of",
+        "trainer_kwargs['early_stopping_metric'] must be one of",
     ),
 }
 if not torch.cuda.is_available():

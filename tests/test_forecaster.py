@@ -6,24 +6,24 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import TINY as SHARED
 from sktime.datatypes import check_is_mtype
 from sktime.utils._testing.hierarchical import _make_hierarchical
 
 from sktime_logsparse import LogSparseTransformerForecaster
 
-TINY = dict(
-    context_length=12,
-    prediction_length=4,
-    d_model=16,
-    n_heads=2,
-    n_layers=2,
-    max_epochs=2,
-    batch_size=16,
-    windows_per_epoch=64,
-    num_samples=20,
-    device="cpu",
-    random_state=0,
-)
+# the shared tiny forecaster, a little larger for these tests
+TINY = {
+    **SHARED,
+    "context_length": 12,
+    "prediction_length": 4,
+    "d_model": 16,
+    "n_layers": 2,
+    "max_epochs": 2,
+    "batch_size": 16,
+    "windows_per_epoch": 64,
+    "num_samples": 20,
+}
 
 
 def _series(n=60, freq="h", seed=0, columns=("y",)):
@@ -103,7 +103,7 @@ def test_pretrain_then_zero_shot_fit_on_unseen_series():
     }
     new = _series(seed=42)
     f.fit(new, fh=[1, 2])
-    assert f._ids.tolist() == [-1]  # unseen: no series embedding
+    assert f._panel.ids.tolist() == [-1]  # unseen: no series embedding
     for k, v in f.model_.network.state_dict().items():
         assert torch.equal(v, weights[k])
     assert np.isfinite(f.predict().to_numpy()).all()
@@ -227,10 +227,10 @@ def test_magnitude_factor_is_fixed_at_fit():
     """Small-valued series: update must not change the factor trained with."""
     y = _series(60) * 1e-3  # mean |z| ~ 0.01: factor 1e-2
     f = LogSparseTransformerForecaster(**TINY).fit(y, fh=[1, 2])
-    factor = f._factors[0].copy()
+    factor = f._panel.factors[0].copy()
     later = _series(120).iloc[60:] * 1e-1  # the level grows 100-fold
     f.update(later, update_params=False)
-    np.testing.assert_array_equal(f._factors[0], factor)
+    np.testing.assert_array_equal(f._panel.factors[0], factor)
     assert np.isfinite(f.predict().to_numpy()).all()
 
 
@@ -243,7 +243,9 @@ def test_linear_ar_term_per_likelihood_and_kept_when_fine_tuning():
     counts = pd.DataFrame({"y": np.random.default_rng(0).poisson(5.0, 80)}, y.index)
     nb = LogSparseTransformerForecaster(**TINY, likelihood="negative_binomial")
     assert nb.fit(counts, fh=[1]).model_.network.skip is None  # no location
-    plain = LogSparseTransformerForecaster(**TINY, linear_ar=False).fit(y, fh=[1])
+    plain = LogSparseTransformerForecaster(
+        **TINY, model_kwargs={"linear_ar": False}
+    ).fit(y, fh=[1])
     assert plain.model_.network.skip is None
     # fine-tuning a pretrained model keeps its linear term
     g = LogSparseTransformerForecaster(**{**TINY, "fine_tune_epochs": 1})

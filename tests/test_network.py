@@ -5,7 +5,13 @@ import math
 import pytest
 import torch
 
-from sktime_logsparse.nn import KINDS, LogSparseConfig, LogSparseTransformer
+from sktime_logsparse.nn import (
+    KINDS,
+    LogSparseConfig,
+    LogSparseTransformer,
+    decode_step,
+    prefill,
+)
 
 
 def _net(kind, kernel_size, n_layers=2, length=40, n_series=0, **kw):
@@ -147,8 +153,8 @@ def test_linear_skip_adds_to_the_location_only(likelihood):
     others = [j for j in range(params.shape[-1]) if j != i]
     torch.testing.assert_close(params[..., others], plain[..., others])
     # incremental decoding adds the same term
-    _, caches = net.prefill(x[:, :30])
-    step = net.step(x[:, 30:31], None, 30, caches)
+    _, caches = prefill(net, x[:, :30])
+    step = decode_step(net, x[:, 30:31], None, 30, caches)
     torch.testing.assert_close(step[:, 0], params[:, 30], atol=1e-5, rtol=1e-5)
 
 

@@ -4,11 +4,13 @@ import dataclasses
 import json
 import math
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import TINY
 from sktime.base import load
 from sktime.forecasting.base import ForecastingHorizon
 from sktime.utils._testing.hierarchical import _make_hierarchical
@@ -16,21 +18,6 @@ from sktime.utils._testing.hierarchical import _make_hierarchical
 from sktime_logsparse import LogSparseTransformerForecaster
 from sktime_logsparse._model import GlobalModel
 from sktime_logsparse._persistence import ARRAYS_FILE, CONFIG_FILE, WEIGHTS_FILE
-
-TINY = dict(
-    context_length=6,
-    prediction_length=2,
-    d_model=8,
-    n_heads=2,
-    n_layers=1,
-    max_epochs=1,
-    batch_size=8,
-    windows_per_epoch=16,
-    num_samples=10,
-    device="cpu",
-    random_state=0,
-)
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -51,13 +38,13 @@ def _x_for(index):
 def _future_x(f, steps):
     """X over the next ``steps`` points of every instance of a fitted forecaster."""
     frames = {}
-    for inst in f._instances:
+    for inst in f._panel.instances:
         future = f.time_axis_.future(inst.index[-1], steps)
         frames[inst.key] = _x_for(future)
-    if not f._level_names:
+    if not f._panel.level_names:
         return frames[()]
     keys = [k[0] if len(k) == 1 else k for k in frames]
-    names = [*f._level_names, f._time_name]
+    names = [*f._panel.level_names, f._panel.time_name]
     return pd.concat(list(frames.values()), keys=keys, names=names)
 
 
@@ -91,7 +78,12 @@ def _case_range_index_multivariate():
 
 def _case_period_index_student_t():
     y = _series(36, freq="MS").to_period("M")
-    params = {**TINY, "likelihood": "student_t", "lags": [12], "time_features": "auto"}
+    params = {
+        **TINY,
+        "likelihood": "student_t",
+        "lags": [12],
+        "model_kwargs": {"time_features": "auto"},
+    }
     return LogSparseTransformerForecaster(**params).fit(y, fh=[1, 2, 3])
 
 
@@ -152,7 +144,7 @@ def test_save_model_restores_the_whole_state(fitted, tmp_path):
     fitted.save_model(tmp_path)
     loaded = LogSparseTransformerForecaster.load_model(str(tmp_path))
     assert loaded.get_params() == fitted.get_params()
-    transient = {"_path_cache"}
+    transient = {"_path_cache"}  # a cache, rebuilt on demand
     assert set(vars(loaded)) == set(vars(fitted)) - transient
     for name, value in vars(fitted).items():
         if name not in transient:
@@ -164,7 +156,7 @@ def test_update_and_refit_after_load_match_the_original(tmp_path):
     f.save_model(tmp_path)
     loaded = LogSparseTransformerForecaster.load_model(tmp_path)
     new_y = {}
-    for inst in f._instances:
+    for inst in f._panel.instances:
         future = f.time_axis_.future(inst.index[-1], 2)
         new_y[inst.key[0]] = pd.DataFrame({"y": [10.0, 10.5]}, index=future)
     new_y = pd.concat(new_y, names=["instance", "time"])
@@ -227,7 +219,7 @@ def test_loading_never_unpickles(tmp_path, monkeypatch):
 def test_unknown_types_in_the_file_are_rejected(tmp_path):
     _case_range_index_multivariate().save_model(tmp_path)
     config = json.loads((tmp_path / CONFIG_FILE).read_text())
-    config["state"]["_ids"] = {"__type__": "os.system", "command": "echo hi"}
+    config["state"]["_predict_seed"] = {"__type__": "os.system", "command": "echo hi"}
     (tmp_path / CONFIG_FILE).write_text(json.dumps(config))
     with pytest.raises(ValueError, match="unknown saved value"):
         LogSparseTransformerForecaster.load_model(tmp_path)
@@ -337,3 +329,29 @@ def _assert_same(a, b, where):
             type(b),
         )
         assert a == b, (where, a, b)
+
+
+def test_a_file_saved_by_version_0_1_0_loads_and_predicts_the_same():
+    """Format 1 (0.1.0): flat experiment knobs, the fitted panel's fields apart."""
+    folder = Path(__file__).parent / "data" / "model_format1"
+    loaded = LogSparseTransformerForecaster.load_model(folder)
+    assert loaded.get_params()["trainer_kwargs"] == {"lr_schedule": "cosine"}
+    assert loaded.get_params()["model_kwargs"] == {"linear_ar": False}
+    expected = json.loads((folder / "expected_predict.json").read_text())
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        np.testing.assert_allclose(
+            loaded.predict().to_numpy().ravel(), expected, rtol=1e-6
+        )
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_unknown_state_is_refused(tmp_path):
+    _case_range_index_multivariate().save_model(tmp_path)
+    config = json.loads((tmp_path / CONFIG_FILE).read_text())
+    config["state"]["predict"] = 1
+    (tmp_path / CONFIG_FILE).write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=r"does not know: \['predict'\]"):
+        LogSparseTransformerForecaster.load_model(tmp_path)

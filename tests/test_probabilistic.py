@@ -6,6 +6,7 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import TINY as SHARED
 from scipy.stats import norm
 from skpro.distributions.empirical import Empirical
 from sktime.forecasting.model_evaluation import evaluate
@@ -20,19 +21,15 @@ from sktime.utils._testing.hierarchical import _make_hierarchical
 
 from sktime_logsparse import LogSparseTransformerForecaster
 
-TINY = dict(
-    context_length=12,
-    prediction_length=4,
-    d_model=8,
-    n_heads=2,
-    n_layers=1,
-    max_epochs=1,
-    batch_size=16,
-    windows_per_epoch=32,
-    num_samples=50,
-    device="cpu",
-    random_state=0,
-)
+# the shared tiny forecaster, a little larger for these tests
+TINY = {
+    **SHARED,
+    "context_length": 12,
+    "prediction_length": 4,
+    "batch_size": 16,
+    "windows_per_epoch": 32,
+    "num_samples": 50,
+}
 
 
 def _series(n=60, seed=0, columns=("y",)):
@@ -318,13 +315,13 @@ def test_calibrated_on_gaussian_ar1_panel():
         n_layers=1,
         dropout=0.0,
         lags=None,
-        time_features=None,
+        model_kwargs={"time_features": None},
         scaling="mean",
         max_epochs=20,
         batch_size=64,
         windows_per_epoch=512,
         learning_rate=1e-2,
-        lr_schedule="cosine",
+        trainer_kwargs={"lr_schedule": "cosine"},
         early_stopping_patience=None,
         num_samples=400,
         device="cpu",

@@ -100,7 +100,26 @@ def future_x(y: pd.DataFrame, steps: int) -> pd.DataFrame:
     return pd.concat(frames, names=["unit", "time"])
 
 
+MOVED = {
+    "model_kwargs": ("local_window", "sub_len", "linear_ar", "time_features"),
+    "trainer_kwargs": (
+        "weight_decay",
+        "gradient_clip",
+        "early_stopping_metric",
+        "window_sampling",
+        "lr_schedule",
+        "update_epochs",
+    ),
+}
+
+
 def make_forecaster(params: dict) -> LogSparseTransformerForecaster:
+    """The forecaster of a case; the experiment knobs now live in two dicts."""
+    params = dict(params)
+    for group, names in MOVED.items():
+        moved = {k: params.pop(k) for k in names if k in params}
+        if moved:
+            params[group] = moved
     return LogSparseTransformerForecaster(**params)
 
 

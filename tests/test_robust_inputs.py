@@ -6,32 +6,22 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import TINY as SHARED
 from sktime.datatypes import check_is_mtype
 from sktime.utils._testing.hierarchical import _make_hierarchical
 
 from sktime_logsparse import LogSparseTransformerForecaster
-from sktime_logsparse._training import (
-    SeriesTensors,
-    TrainConfig,
-    evaluate,
-    make_windows,
-    train,
-)
+from sktime_logsparse._early_stopping import evaluate_nll
+from sktime_logsparse._series import SeriesTensors, make_windows
+from sktime_logsparse._training import train
 from sktime_logsparse.nn import LogSparseConfig, LogSparseTransformer
 
-TINY = dict(
-    context_length=8,
-    prediction_length=3,
-    d_model=8,
-    n_heads=2,
-    n_layers=1,
-    max_epochs=1,
-    batch_size=8,
-    windows_per_epoch=8,
-    num_samples=10,
-    device="cpu",
-    random_state=0,
-)
+# the shared tiny forecaster, a little larger for these tests
+TINY = {
+    **SHARED,
+    "context_length": 8,
+    "prediction_length": 3,
+}
 # enough training to get the level of a simple series right (a few seconds)
 TRAINED = {
     **TINY,
@@ -219,7 +209,7 @@ def test_max_fit_seconds_stops_training_and_predicts():
     _assert_forecast(f.predict(), _next(y, 2))
 
 
-def test_time_budget_keeps_the_best_weights():
+def test_time_budget_keeps_the_best_weights(make_layout, make_config):
     rng = np.random.default_rng(0)
     values = [rng.normal(10, 1, 200).astype(np.float32)]
     covs = [np.zeros((200, 1), np.float32)]
@@ -228,9 +218,9 @@ def test_time_budget_keeps_the_best_weights():
     net = LogSparseTransformer(
         LogSparseConfig(n_inputs=3, d_model=8, n_heads=2, n_layers=1, max_length=8)
     )
-    cfg = TrainConfig(
-        context_length=5,
-        prediction_length=3,
+    layout = make_layout(5, 3, n_cov=1)
+    cfg = make_config(
+        validation_metric="nll",
         max_epochs=100_000,
         batch_size=8,
         windows_per_epoch=8,
@@ -238,11 +228,12 @@ def test_time_budget_keeps_the_best_weights():
         early_stopping_patience=10**6,
         max_fit_seconds=0.5,
     )
-    result = train(net, data, cfg, torch.Generator().manual_seed(0))
+    result = train(net, data, layout, cfg, torch.Generator().manual_seed(0))
     assert result.stop_reason == "max_fit_seconds"
     assert result.best_loss == min(h["val_loss"] for h in result.history)
-    _, val = make_windows(data, 5, 3, validation=True)
-    assert evaluate(net, data, val, cfg) == pytest.approx(result.best_loss, rel=1e-6)
+    _, val = make_windows(data, layout, True, "uniform")
+    score = evaluate_nll(net, data, val, layout, cfg)
+    assert score == pytest.approx(result.best_loss, rel=1e-6)
 
 
 def test_instance_of_another_frequency_warns_and_works():

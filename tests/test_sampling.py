@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from sktime_logsparse._sampling import reencode_sample_paths, sample_paths
-from sktime_logsparse._windows import build_window, extra_inputs
-from sktime_logsparse.nn import KINDS, LogSparseConfig, LogSparseTransformer
+from sktime_logsparse._sampling import SamplerSettings, sample_paths
+from sktime_logsparse._windows import WindowLayout, build_window
+from sktime_logsparse.nn import LogSparseConfig, LogSparseTransformer, get_scaler
 
 
 def _net(
@@ -27,22 +27,12 @@ def _net(
     return LogSparseTransformer(config).eval()
 
 
-@pytest.mark.parametrize("kernel_size", [1, 3, 6])
-@pytest.mark.parametrize("kind", KINDS)
-def test_cached_decoding_equals_reencoding(kind, kernel_size):
-    net = _net(kind, kernel_size)
-    g, prefix = 3, 17
-    x = torch.randn(2, 40, 4).repeat_interleave(g, 0)
-    x[:, prefix:] += torch.randn(2 * g, 40 - prefix, 4)  # paths diverge
-    ids = torch.tensor([0, -1]).repeat_interleave(g)
-    with torch.no_grad():
-        pre, caches = net.prefill(x[::g, :prefix], ids[::g], group=g)
-        steps = [net.step(x[:, p : p + 1], ids, p, caches) for p in range(prefix, 40)]
-        for p in range(prefix, 40):  # re-encode the window up to p at every step
-            full = net(x[:, : p + 1], ids)[:, -1]
-            assert (steps[p - prefix][:, 0] - full).abs().max() <= 1e-5
-        whole = net(x, ids)
-    assert (pre - whole[::g, :prefix]).abs().max() <= 1e-5
+def _paths(net, context, cov, ids, horizon, n, C, P, scaling="mean", lags=(), **kw):
+    """``sample_paths`` with the window layout and settings spelled out."""
+    layout = WindowLayout(C, P, tuple(lags), scaling, cov.shape[-1])
+    generators = kw.pop("generators", None)
+    settings = SamplerSettings(horizon, n, **kw)
+    return sample_paths(net, context, cov, ids, layout, settings, generators)
 
 
 def _reencoding_sampler(net, context, cov, ids, horizon, n, C, P, gens):
@@ -53,7 +43,8 @@ def _reencoding_sampler(net, context, cov, ids, horizon, n, C, P, gens):
     for t in range(horizon):
         k, i = divmod(t, P)
         a = k * P
-        w = build_window(traj[:, a : a + C + i + 2], cov[:, a : a + C + i + 1], C)
+        layout = WindowLayout(C, P, (), "mean", cov.shape[-1])
+        w = build_window(traj[:, a : a + C + i + 2], cov[:, a : a + C + i + 1], layout)
         params = net(w.x, ids)[:, -1]
         draws = [
             net.likelihood.sample(params[j * n : (j + 1) * n], s, g)
@@ -77,7 +68,7 @@ def test_sampler_matches_reencoding_reference(kind):
         return [torch.Generator().manual_seed(s) for s in (1, 2, 3)]
 
     with torch.no_grad():
-        fast = sample_paths(net, context, cov, ids, H, n, C, P, generators=gens())
+        fast = _paths(net, context, cov, ids, H, n, C, P, generators=gens())
         slow = _reencoding_sampler(net, context, cov, ids, H, n, C, P, gens())
     assert fast.shape == (3, n, H)
     assert torch.isfinite(fast).all()
@@ -98,7 +89,7 @@ def test_reencode_sample_paths_equals_cached_sampler(kind, lags, scaling):
     C, P, H, n = 12, 5, 13, 4  # three chunks, the last one partial
     R = max((1, *lags))
     # inputs: previous value, observed flag, lags, two covariates
-    n_inputs = 4 + len(lags) + extra_inputs(scaling)
+    n_inputs = 4 + len(lags) + get_scaler(scaling).n_inputs
     net = _net(kind, 3, max_length=C + P, n_inputs=n_inputs)
     context = torch.randn(3, R + C) + 10
     context[0, :4] = torch.nan  # a short series, left-padded
@@ -110,15 +101,15 @@ def test_reencode_sample_paths_equals_cached_sampler(kind, lags, scaling):
     def gens():
         return [torch.Generator().manual_seed(s) for s in (1, 2, 3)]
 
-    fast = sample_paths(*args, generators=gens())
-    slow = reencode_sample_paths(*args, generators=gens())
+    fast = _paths(*args, generators=gens())
+    slow = _paths(*args, generators=gens(), cache=False)
     assert slow.shape == (3, n, H) and torch.isfinite(slow).all()
     assert (fast - slow).abs().max() <= 1e-3 * slow.abs().max()
     if not lags and scaling == "mean":  # and the independent reference above
         ref = _reencoding_sampler(net, context, cov, ids, H, n, C, P, gens())
         assert (slow - ref).abs().max() <= 1e-4 * ref.abs().max()
     # series are split into batches without changing their paths
-    split = reencode_sample_paths(*args, generators=gens(), max_batch=n)
+    split = _paths(*args, generators=gens(), max_batch=n, cache=False)
     assert torch.allclose(split, slow, rtol=1e-4, atol=1e-4)
 
 
@@ -130,8 +121,8 @@ def test_paths_do_not_depend_on_batch_composition():
     ids = torch.tensor([0, 1, 2])
     with torch.no_grad():
         gens = [torch.Generator().manual_seed(s) for s in (7, 8, 9)]
-        together = sample_paths(net, context, cov, ids, H, n, C, P, generators=gens)
-        alone = sample_paths(
+        together = _paths(net, context, cov, ids, H, n, C, P, generators=gens)
+        alone = _paths(
             net,
             context[1:2],
             cov[1:2],
@@ -142,7 +133,7 @@ def test_paths_do_not_depend_on_batch_composition():
             P,
             generators=[torch.Generator().manual_seed(8)],
         )
-        split = sample_paths(
+        split = _paths(
             net,
             context,
             cov,
@@ -154,7 +145,7 @@ def test_paths_do_not_depend_on_batch_composition():
             max_batch=n,
             generators=[torch.Generator().manual_seed(s) for s in (7, 8, 9)],
         )
-    threaded = sample_paths(
+    threaded = _paths(
         net,
         context,
         cov,
@@ -176,7 +167,7 @@ def test_workers_restore_the_thread_setting():
     C, P, H, n = 10, 4, 6, 5
     net = _net(max_length=C + P)
     before = torch.get_num_threads()
-    paths = sample_paths(
+    paths = _paths(
         net,
         torch.randn(4, C + 1) + 5,
         torch.randn(4, C + H, 2),
@@ -198,7 +189,7 @@ def test_other_likelihoods_sample(likelihood):
     net = _net(max_length=C + P, likelihood=likelihood)
     context = torch.randint(0, 20, (2, C + 1)).float()
     with torch.no_grad():
-        paths = sample_paths(
+        paths = _paths(
             net,
             context,
             torch.randn(2, C + 6, 2),

@@ -7,17 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from sktime_logsparse._sampling import sample_paths
-from sktime_logsparse._training import (
+from sktime_logsparse._early_stopping import evaluate_crps, window_loss
+from sktime_logsparse._linear_ar import fit_skip
+from sktime_logsparse._sampling import SamplerSettings, sample_paths
+from sktime_logsparse._series import (
     SeriesTensors,
-    TrainConfig,
-    _batch,
-    evaluate_crps,
-    fit_skip,
     make_windows,
-    train,
-    window_loss,
+    window_batch,
 )
+from sktime_logsparse._training import train
 from sktime_logsparse._windows import build_window, forward_fill
 from sktime_logsparse.nn import LogSparseConfig, LogSparseTransformer
 
@@ -30,23 +28,23 @@ def test_forward_fill():
     assert torch.equal(forward_fill(x), expected)
 
 
-def test_scale_uses_the_conditioning_range_only():
+def test_scale_uses_the_conditioning_range_only(make_layout):
     raw = torch.tensor([[9.0, 1.0, -3.0, 2.0, 100.0, 200.0]])
     cov = torch.zeros(1, 5, 0)
-    batch = build_window(raw, cov, context_length=3)
+    batch = build_window(raw, cov, make_layout(3))
     assert batch.scale.item() == pytest.approx(1 + (1 + 3 + 2) / 3)
     raw2 = raw.clone()
     raw2[0, 4:] = torch.tensor([-7.0, 1e6])
-    assert torch.equal(build_window(raw2, cov, 3).scale, batch.scale)
+    assert torch.equal(build_window(raw2, cov, make_layout(3)).scale, batch.scale)
 
 
-def test_standard_scaling_inputs_and_likelihood_by_hand():
+def test_standard_scaling_inputs_and_likelihood_by_hand(make_layout):
     # a series whose level (1000) is far above its variation: the inputs are
     # standardised by the conditioning range's mean and deviation, the padding
     # before the start reads as the mean, the loss is the Gaussian NLL of z
     raw = torch.tensor([[NAN, 1001.0, 999.0, 1003.0, 997.0, 1010.0]])
     cov = torch.zeros(1, 5, 0)
-    b = build_window(raw, cov, context_length=4, scaling="standard", lags=(1,))
+    b = build_window(raw, cov, make_layout(4, lags=(1,), scaling="standard"))
     ctx = np.array([1001.0, 999.0, 1003.0, 997.0])
     loc, sd = ctx.mean(), ctx.std()
     assert b.loc.item() == pytest.approx(loc) and b.scale.item() == pytest.approx(sd)
@@ -83,17 +81,17 @@ def test_standard_scale_floor_and_empty_rows():
     assert torch.allclose(scale, torch.tensor([5e-4, 1.0, 1.0]))
 
 
-def test_window_inputs_lag_indicator_and_targets():
+def test_window_inputs_lag_indicator_and_targets(make_layout):
     raw = torch.tensor([[NAN, 2.0, NAN, 6.0]])
     cov = torch.arange(3.0).reshape(1, 3, 1)
-    b = build_window(raw, cov, context_length=2)
+    b = build_window(raw, cov, make_layout(2))
     scale = 1 + 2.0  # observed conditioning targets: [2.0]
     assert torch.allclose(b.x[0, :, 0], torch.tensor([0.0, 2.0, 2.0]) / scale)
     assert torch.equal(b.x[0, :, 1], torch.tensor([0.0, 1.0, 0.0]))
     assert torch.equal(b.x[0, :, 2], torch.tensor([0.0, 1.0, 2.0]))
     assert torch.equal(b.observed[0], torch.tensor([True, False, True]))
     assert torch.equal(b.target[0], torch.tensor([2.0, 0.0, 6.0]))
-    unscaled = build_window(raw, cov, 2, scaling=None)
+    unscaled = build_window(raw, cov, make_layout(2, scaling=None))
     assert unscaled.scale.item() == 1.0
 
 
@@ -104,10 +102,10 @@ def _data(lengths, pad, n_cov=1, seed=0):
     return SeriesTensors.from_arrays(values, covs, np.arange(len(lengths)), pad), values
 
 
-def test_windows_are_consecutive_values_and_validation_is_held_out():
+def test_windows_are_consecutive_values_and_validation_is_held_out(make_layout):
     C, P = 5, 3
     data, values = _data([30, 8, 4], pad=C + P)
-    train_w, val_w = make_windows(data, C, P, validation=True)
+    train_w, val_w = make_windows(data, make_layout(C, P), True, "uniform")
     raw, cov = data.windows(train_w.ends, C + P)
     for row, s in enumerate(train_w.series.tolist()):
         end = int(train_w.ends[row] - data.starts[s])
@@ -126,16 +124,16 @@ def test_windows_are_consecutive_values_and_validation_is_held_out():
     ).all()
 
 
-def test_targets_whose_lags_read_padding_are_not_trained_on():
+def test_targets_whose_lags_read_padding_are_not_trained_on(make_layout):
     # lag 6: a target is trained on only from position 6 of its series on
     # (position 5 of the 10-point series: half of it)
     C, P, lags = 4, 2, (6,)
-    config = TrainConfig(context_length=C, prediction_length=P, lags=lags)
+    layout = make_layout(C, P, lags)
     data, _ = _data([40, 10], pad=C + P + 6)
-    train_w, val_w = make_windows(data, C, P, validation=True, lead=6)
+    train_w, val_w = make_windows(data, layout, True, "uniform")
     assert train_w.first_target.tolist() == [6, 5]
     for windows in (train_w, val_w):
-        batch, _ = _batch(data, windows, torch.arange(len(windows)), config)
+        batch, _ = window_batch(data, windows, torch.arange(len(windows)), layout)
         for row, s in enumerate(windows.series.tolist()):
             end = int(windows.ends[row] - data.starts[s])
             positions = np.arange(end - (C + P) + 1, end + 1)
@@ -145,10 +143,10 @@ def test_targets_whose_lags_read_padding_are_not_trained_on():
             assert trained.any()
 
 
-def test_scale_weighted_sampling_weights():
+def test_scale_weighted_sampling_weights(make_layout):
     data, values = _data([20], pad=6)
     data.z[data.starts[0] : data.starts[0] + 20] = torch.arange(20.0)
-    w, _ = make_windows(data, 4, 2, validation=False, sampling="scale")
+    w, _ = make_windows(data, make_layout(4, 2), False, "scale")
     for end, weight in zip(w.ends.tolist(), w.weights.tolist(), strict=True):
         e = end - int(data.starts[0])
         targets = np.arange(e - 5, e - 1)  # the 4 conditioning targets
@@ -171,15 +169,15 @@ def _net(n_inputs=3, max_length=8, n_series=3):
     return LogSparseTransformer(config)
 
 
-def test_loss_ignores_unobserved_targets():
+def test_loss_ignores_unobserved_targets(make_layout):
     net = _net()
     raw = torch.randn(2, 9) + 5
     cov = torch.randn(2, 8, 1)
-    b = build_window(raw, cov, 5)
+    b = build_window(raw, cov, make_layout(5))
     base = window_loss(net, b, None)
     b.target[0, 3] = 1e6
     b.observed[0, 3] = False
-    b2 = build_window(raw, cov, 5)
+    b2 = build_window(raw, cov, make_layout(5))
     b2.observed[0, 3] = False
     assert window_loss(net, b, None).item() == pytest.approx(
         window_loss(net, b2, None).item()
@@ -187,25 +185,21 @@ def test_loss_ignores_unobserved_targets():
     assert torch.isfinite(base)
 
 
-def test_training_reduces_loss_and_restores_best():
+def test_training_reduces_loss_and_restores_best(make_layout, make_config):
     data, _ = _data([60, 50, 40], pad=8)
     net = _net()
-    cfg = TrainConfig(
-        context_length=5, prediction_length=3, max_epochs=6, batch_size=16
-    )
-    result = train(net, data, cfg, torch.Generator().manual_seed(0))
+    cfg = make_config(max_epochs=6, batch_size=16, validation_metric="nll")
+    result = train(net, data, make_layout(5, 3), cfg, torch.Generator().manual_seed(0))
     losses = [h["val_loss"] for h in result.history]
     assert losses[-1] < losses[0]
     assert result.best_loss == min(losses)
     assert not net.training
 
 
-def test_non_finite_loss_keeps_best_weights_with_a_warning():
+def test_non_finite_loss_keeps_best_weights_with_a_warning(make_layout, make_config):
     data, _ = _data([60, 50], pad=8)
     net = _net()
-    cfg = TrainConfig(
-        context_length=5, prediction_length=3, max_epochs=5, batch_size=16
-    )
+    cfg = make_config(max_epochs=5, batch_size=16, validation_metric="nll")
     calls = {"n": 0}
     forward = net.forward
 
@@ -216,67 +210,68 @@ def test_non_finite_loss_keeps_best_weights_with_a_warning():
 
     net.forward = flaky
     with pytest.warns(RuntimeWarning, match="non-finite loss"):
-        result = train(net, data, cfg, torch.Generator().manual_seed(0))
+        result = train(
+            net, data, make_layout(5, 3), cfg, torch.Generator().manual_seed(0)
+        )
     assert result.stop_reason == "diverged"
     assert result.best_epoch is not None
 
 
-def test_non_finite_loss_in_first_epoch_raises():
+def test_non_finite_loss_in_first_epoch_raises(make_layout, make_config):
     data, _ = _data([60], pad=8)
     net = _net()
     net.forward = lambda *a, **k: torch.full((a[0].shape[0], a[0].shape[1], 2), NAN)
-    cfg = TrainConfig(context_length=5, prediction_length=3, max_epochs=3)
+    cfg = make_config(max_epochs=3)
     with pytest.raises(RuntimeError, match="diverged"):
-        train(net, data, cfg, torch.Generator().manual_seed(0))
+        train(net, data, make_layout(5, 3), cfg, torch.Generator().manual_seed(0))
 
 
-def test_time_budget_stops_training():
+def test_time_budget_stops_training(make_layout, make_config):
     data, _ = _data([200], pad=8)
     net = _net()
-    cfg = TrainConfig(
-        context_length=5, prediction_length=3, max_epochs=10_000, max_fit_seconds=0.5
-    )
+    cfg = make_config(max_epochs=10_000, max_fit_seconds=0.5, validation_metric="nll")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        result = train(net, data, cfg, torch.Generator().manual_seed(0))
+        result = train(
+            net, data, make_layout(5, 3), cfg, torch.Generator().manual_seed(0)
+        )
     assert result.stop_reason == "max_fit_seconds"
     assert len(result.history) < 10_000
 
 
-def test_early_stopping_patience():
+def test_early_stopping_patience(make_layout, make_config):
     data, _ = _data([40, 40], pad=8)
     net = _net()
-    cfg = TrainConfig(
-        context_length=5,
-        prediction_length=3,
+    cfg = make_config(
+        validation_metric="nll",
         max_epochs=200,
         batch_size=8,
         windows_per_epoch=8,
         learning_rate=0.05,
         early_stopping_patience=2,
     )
-    result = train(net, data, cfg, torch.Generator().manual_seed(0))
+    result = train(net, data, make_layout(5, 3), cfg, torch.Generator().manual_seed(0))
     assert result.stop_reason == "early_stopping"
     assert len(result.history) == result.best_epoch + 1 + 2
 
 
-def test_keep_initial_weights_when_fine_tuning_only_hurts():
+def test_keep_initial_weights_when_fine_tuning_only_hurts(make_layout, make_config):
     """With keep_initial, the starting weights compete with every epoch."""
     data, _ = _data([60, 50, 40], pad=8)
     net = _net()
-    good = TrainConfig(context_length=5, prediction_length=3, max_epochs=8)
-    train(net, data, good, torch.Generator().manual_seed(0))
+    layout = make_layout(5, 3)
+    good = make_config(max_epochs=8, validation_metric="nll")
+    train(net, data, layout, good, torch.Generator().manual_seed(0))
     start = {k: v.clone() for k, v in net.state_dict().items()}
     # a learning rate far too high: every epoch is worse than the start
-    bad = TrainConfig(
-        context_length=5,
-        prediction_length=3,
+    bad = make_config(
+        validation_metric="nll",
         max_epochs=2,
         learning_rate=5.0,
         gradient_clip=None,
         keep_initial=True,
     )
-    result = train(net, data, bad, torch.Generator().manual_seed(1))
+    result = train(net, data, layout, bad, torch.Generator().manual_seed(1))
     assert result.best_epoch is None
     for k, v in net.state_dict().items():
         assert torch.equal(v, start[k]), k
@@ -290,20 +285,14 @@ def _ar_series(n=400, seed=0):
     return z[50:].astype(np.float32)
 
 
-def test_linear_skip_is_the_least_squares_fit_and_stays_fixed():
+def test_linear_skip_is_the_least_squares_fit_and_stays_fixed(make_layout, make_config):
     C, P, lags = 8, 4, (2,)
     values = [_ar_series(seed=s) for s in range(3)]
     covs = [np.zeros((len(v), 1), dtype=np.float32) for v in values]
     data = SeriesTensors.from_arrays(values, covs, np.arange(3), pad=C + P + 2)
-    config = TrainConfig(
-        context_length=C,
-        prediction_length=P,
-        scaling=None,
-        lags=lags,
-        max_epochs=2,
-        windows_per_epoch=64,
-        early_stopping_patience=None,
-        fit_skip=True,
+    layout = make_layout(C, P, lags, scaling=None, n_cov=1)
+    config = make_config(
+        max_epochs=2, windows_per_epoch=64, early_stopping_patience=None, fit_skip=True
     )
     torch.manual_seed(0)
     net = LogSparseTransformer(
@@ -311,8 +300,8 @@ def test_linear_skip_is_the_least_squares_fit_and_stays_fixed():
             n_inputs=4, d_model=8, n_heads=2, n_layers=1, max_length=C + P, ar_skip=True
         )
     )
-    train_w, _ = make_windows(data, C, P, validation=False, lead=2)
-    fit_skip(net, data, train_w, config, torch.Generator().manual_seed(0))
+    train_w, _ = make_windows(data, layout, False, "uniform")
+    fit_skip(net, data, train_w, layout, torch.Generator().manual_seed(0))
     # the reference: numpy least squares over every trained target, by hand
     rows, targets = [], []
     for v in values:
@@ -327,20 +316,21 @@ def test_linear_skip_is_the_least_squares_fit_and_stays_fixed():
     assert weight[0] == pytest.approx(0.6, abs=0.08)
     assert weight[2] == pytest.approx(0.3, abs=0.08)
     fitted = [p.detach().clone() for p in net.skip.parameters()]
-    train(net, data, config, torch.Generator().manual_seed(0))
+    train(net, data, layout, config, torch.Generator().manual_seed(0))
     for before, after in zip(fitted, net.skip.parameters(), strict=True):
         assert torch.equal(before, after)  # gradient training leaves it alone
 
 
-def test_crps_validation_score_matches_the_sample_formula():
+def test_crps_validation_score_matches_the_sample_formula(make_layout, make_config):
     C, P = 6, 3
     data, values = _data([30, 20], pad=C + P)
-    config = TrainConfig(context_length=C, prediction_length=P, validation_samples=5)
+    layout = make_layout(C, P, n_cov=1)
+    config = make_config(validation_samples=5)
     net = LogSparseTransformer(
         LogSparseConfig(n_inputs=3, d_model=8, n_heads=2, n_layers=1, max_length=C + P)
     ).eval()
-    _, val = make_windows(data, C, P, validation=True)
-    score = evaluate_crps(net, data, val, config)
+    _, val = make_windows(data, layout, True, "uniform")
+    score = evaluate_crps(net, data, val, layout, config)
     total, count = 0.0, 0
     for row, s in enumerate(val.series.tolist()):
         raw, cov = data.windows(val.ends[row : row + 1], C + P, 1)
@@ -349,10 +339,8 @@ def test_crps_validation_score_matches_the_sample_formula():
             raw[:, : 1 + C],
             cov,
             data.series_id[[s]],
-            P,
-            5,
-            C,
-            P,
+            layout,
+            SamplerSettings(P, 5),
             generators=[torch.Generator().manual_seed(row)],
         )[0].numpy()  # (5, P)
         truth = values[s][-P:]

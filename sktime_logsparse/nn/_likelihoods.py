@@ -4,10 +4,16 @@ Each likelihood has ``args_dim`` raw outputs per step, a ``domain_map`` that
 makes them valid parameters in the *scaled* space (softplus for positive ones),
 and ``distribution(params, scale)`` that returns a ``torch.distributions``
 object on the original scale of the series. The maths is torch's own.
+
+A likelihood also declares what it needs of the data and of the rest of the
+model (the support of its data, the scalings it allows, whether a linear
+autoregressive term can be added to its location) and computes its own
+training loss, so that no other module names a likelihood.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import distributions as D
@@ -23,6 +29,65 @@ class Likelihood:
     #: raw output that is the location in the scaled space, unchanged by
     #: ``domain_map`` (where a linear autoregressive term can be added), or None
     loc_index: int | None = None
+    #: whether the data must be non-negative integers (counts)
+    integer_data: bool = False
+    #: the scalings (see ``get_scaler``) it allows; the first is "auto"'s
+    scalings: tuple = ("standard", "mean", None)
+
+    def resolve_scaling(self, scaling: str | None) -> str | None:
+        """``scaling`` with ``"auto"`` resolved; a ValueError if not allowed."""
+        if scaling == "auto":
+            return self.scalings[0]
+        if scaling not in self.scalings:
+            raise ValueError(
+                f"scaling={scaling!r} is not allowed with likelihood={self.name!r}"
+                f" ({self.scaling_note}); use one of {self.scalings}"
+            )
+        return scaling
+
+    #: why some scalings are not allowed
+    scaling_note: str = ""
+
+    def check_values(self, values) -> tuple | None:
+        """Position ``(i, j)`` of the first observed value outside the support.
+
+        ``values`` is a float array with NaN for missing values; None when
+        every observed value is in the support.
+        """
+        if not self.integer_data:
+            return None
+        observed = ~np.isnan(values)
+        bad = observed & ((values < 0) | (values != np.round(values)))
+        return tuple(np.argwhere(bad)[0]) if bad.any() else None
+
+    @property
+    def support(self) -> str:
+        """What its data must be, for messages."""
+        return "non-negative integer counts" if self.integer_data else "real values"
+
+    def loss(
+        self,
+        params: torch.Tensor,
+        target: torch.Tensor,
+        loc: torch.Tensor,
+        scale: torch.Tensor,
+        mask: torch.Tensor,
+    ) -> torch.Tensor:
+        """Mean negative log-likelihood of ``target`` over ``mask``.
+
+        Parameters
+        ----------
+        params : torch.Tensor
+            shape: ``(B, W, args_dim)``.
+        target, mask : torch.Tensor
+            shape: ``(B, W)``; the unscaled targets and where they count.
+        loc, scale : torch.Tensor
+            shape: ``(B,)``; the window's location and scale.
+        """
+        log_prob = self.log_prob(
+            params, scale.unsqueeze(-1), target - loc.unsqueeze(-1)
+        )
+        return -(log_prob * mask).sum() / mask.sum().clamp_min(1)
 
     def domain_map(self, raw: torch.Tensor) -> torch.Tensor:
         """Map raw outputs ``(..., args_dim)`` to valid parameters (same shape)."""
@@ -128,6 +193,9 @@ class NegativeBinomialLikelihood(Likelihood):
     name = "negative_binomial"
     args_dim = 2
     loc_index = None  # the mean is positive (softplus): no additive location
+    integer_data = True
+    scalings = ("mean", None)
+    scaling_note = "counts cannot be shifted by a mean"
 
     def domain_map(self, raw):
         mu, alpha = raw.unbind(-1)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ._attention import ConvSelfAttention, KVCache
+from ._attention import ConvSelfAttention
 from ._likelihoods import LIKELIHOODS, get_likelihood
 from ._pattern import KINDS, AttentionPattern, make_pattern
 
@@ -134,15 +134,8 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(config.d_model)
         self.mlp = MLP(config)
 
-    def forward(
-        self, x: torch.Tensor, pattern: AttentionPattern, cache: KVCache | None = None
-    ) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x), pattern, cache)
-        return x + self.mlp(self.ln_2(x))
-
-    def step(self, x, pattern: AttentionPattern, position: int, cache: KVCache):
-        """One new position ``(B, 1, C)`` from the cache."""
-        x = x + self.attn.step(self.ln_1(x), pattern, position, cache)
+    def forward(self, x: torch.Tensor, pattern: AttentionPattern) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x), pattern)
         return x + self.mlp(self.ln_2(x))
 
 
@@ -269,9 +262,14 @@ class LogSparseTransformer(nn.Module):
         pattern = self.pattern(x.shape[1])
         for block in self.blocks:
             h = block(h, pattern)
-        return self._output(h, x)
+        return self.output(h, x)
 
-    def _output(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    def output(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Distribution parameters from the last hidden states ``h`` and inputs ``x``.
+
+        The head, plus the linear autoregressive ``skip`` of the inputs on the
+        location, then the likelihood's ``domain_map``.
+        """
         out = self.head(self.ln_f(h))
         if self.skip is not None:
             i = self.likelihood.loc_index
@@ -280,77 +278,6 @@ class LogSparseTransformer(nn.Module):
                 dim=-1,
             )
         return self.likelihood.domain_map(out)
-
-    def prefill(
-        self,
-        x: torch.Tensor,
-        series_id: torch.Tensor | None = None,
-        group: int = 1,
-        steps: int | None = None,
-    ) -> tuple[torch.Tensor, list[KVCache]]:
-        """:meth:`forward` over a prefix, returning decoding caches as well.
-
-        Parameters
-        ----------
-        x : torch.Tensor
-            shape: ``(S, L, n_inputs)``, positions ``0 .. L - 1``.
-        series_id : torch.Tensor or None
-            shape: ``(S,)``.
-        group : int, default=1
-            Decoding rows per prefix row: :meth:`step` then takes ``S * group``
-            rows, consecutive groups of ``group`` continuing one prefix.
-        steps : int, optional
-            Positions to decode; default up to ``max_length``.
-
-        Returns
-        -------
-        params : torch.Tensor
-            shape: ``(S, L, likelihood.args_dim)``.
-        caches : list of KVCache
-            One per layer, for :meth:`step`.
-        """
-        L = x.shape[1]
-        caches = [KVCache() for _ in self.blocks]
-        h = self.embed(x, series_id)
-        for block, cache in zip(self.blocks, caches, strict=True):
-            h = block(h, self.pattern(L), cache)
-        for cache in caches:
-            cache.expand(group, self.config.max_length - L if steps is None else steps)
-        return self._output(h, x), caches
-
-    def step(
-        self,
-        x: torch.Tensor,
-        series_id: torch.Tensor | None,
-        position: int,
-        caches: list[KVCache],
-    ) -> torch.Tensor:
-        """Distribution parameters of one new position, from the caches.
-
-        Equals ``forward`` of the whole sequence at ``position`` (in eval mode)
-        at the cost of one position: each layer reads the K cached keys and
-        values of its pattern row.
-
-        Parameters
-        ----------
-        x : torch.Tensor
-            shape: ``(B, 1, n_inputs)``, the input at ``position``.
-        series_id : torch.Tensor or None
-        position : int
-            ``0 .. position - 1`` were decoded (prefill or earlier steps).
-        caches : list of KVCache
-            Updated in place.
-
-        Returns
-        -------
-        torch.Tensor
-            shape: ``(B, 1, likelihood.args_dim)``.
-        """
-        h = self.embed(x, series_id, start=position)
-        pattern = self.pattern(self.config.max_length)
-        for block, cache in zip(self.blocks, caches, strict=True):
-            h = block.step(h, pattern, position, cache)
-        return self._output(h, x)
 
     def num_parameters(self) -> int:
         """Number of trainable parameters."""

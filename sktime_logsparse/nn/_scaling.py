@@ -1,25 +1,124 @@
-"""Per-series scaling of the target.
+"""Per-window scaling of the target: one :class:`Scaler` per kind.
 
-``mean_abs_scale`` is DeepAR's (and the paper's) scale; ``standard_scale`` a
-location and scale, for series whose level is large next to their variation.
+A scaler is fitted on the observed targets of a window's conditioning range
+only (fitting on the prediction range too would leak the future into the
+inputs, a bug of the authors' code) and gives a location and a scale per row;
+the network models ``(z - loc) / scale``. ``"mean"`` is DeepAR's (and the
+paper's) ``1 + mean |z|``; ``"standard"`` the mean and standard deviation, for
+series whose level is large next to their variation. A scaling may add inputs
+that are the same at every step of a window (:meth:`Scaler.inputs`).
 """
 
 from __future__ import annotations
 
 import torch
 
+SCALINGS = ("mean", "standard", None)
+
+
+class Scaler:
+    """No scaling: ``loc = 0``, ``scale = 1``. Base class of the scalers."""
+
+    name: str | None = None
+    #: inputs per step that :meth:`inputs` adds
+    n_inputs: int = 0
+
+    def fit(
+        self, target: torch.Tensor, observed: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Location and scale of each row from its observed entries.
+
+        Parameters
+        ----------
+        target : torch.Tensor
+            shape: ``(B, T)``; entries where ``observed`` is false are ignored
+            (they may be NaN).
+        observed : torch.Tensor
+            shape: ``(B, T)``, bool.
+
+        Returns
+        -------
+        loc, scale : torch.Tensor
+            shape: ``(B,)`` each; ``scale > 0``.
+        """
+        loc = torch.zeros(target.shape[0], dtype=target.dtype, device=target.device)
+        return loc, torch.ones_like(loc)
+
+    @staticmethod
+    def transform(
+        values: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor
+    ) -> torch.Tensor:
+        """``(values - loc) / scale``; ``loc`` and ``scale`` broadcast."""
+        return (values - loc) / scale
+
+    @staticmethod
+    def inverse(
+        scaled: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor
+    ) -> torch.Tensor:
+        """``scaled * scale + loc``: the inverse of :meth:`transform`."""
+        return scaled * scale + loc
+
+    def inputs(self, loc: torch.Tensor, scale: torch.Tensor) -> list[torch.Tensor]:
+        """Inputs ``(B,)`` each, the same at every step, that the scaling adds."""
+        return []
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class MeanScaler(Scaler):
+    """DeepAR's scaling: ``loc = 0``, ``scale = 1 + mean |z|``."""
+
+    name = "mean"
+
+    def fit(self, target, observed):
+        loc = torch.zeros(target.shape[0], dtype=target.dtype, device=target.device)
+        return loc, mean_abs_scale(target, observed)
+
+
+class StandardScaler(Scaler):
+    """Mean and standard deviation (see :func:`standard_scale`).
+
+    It removes the level, which can matter (a series that cannot go below
+    zero, or reverts to a level shared by all series), so it adds one input:
+    the ``origin`` ``asinh(-loc / scale)``, where zero lies after scaling
+    (``asinh`` keeps it moderate for series whose level dwarfs their spread).
+    """
+
+    name = "standard"
+    n_inputs = 1
+
+    def fit(self, target, observed):
+        return standard_scale(target, observed)
+
+    def inputs(self, loc, scale):
+        return [torch.asinh(-loc / scale)]
+
+
+_SCALERS = {cls.name: cls for cls in (Scaler, MeanScaler, StandardScaler)}
+
+
+def get_scaler(name: str | None) -> Scaler:
+    """The scaler of a scaling: ``"mean"``, ``"standard"`` or None (none).
+
+    Examples
+    --------
+    >>> from sktime_logsparse.nn import get_scaler
+    >>> get_scaler("standard").n_inputs
+    1
+    """
+    if not (name is None or isinstance(name, str)) or name not in _SCALERS:
+        raise ValueError(f"scaling must be one of {SCALINGS}, got {name!r}")
+    return _SCALERS[name]()
+
 
 def mean_abs_scale(target: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
     """``1 + mean |z|`` over the observed entries of each row.
 
-    Call it on the conditioning range only: including the prediction range
-    would leak the future into the inputs (a bug of the authors' code).
-
     Parameters
     ----------
     target : torch.Tensor
-        shape: ``(B, T)``; entries where ``observed`` is false are ignored
-        (they may be NaN).
+        shape: ``(B, T)``; entries where ``observed`` is false are ignored.
     observed : torch.Tensor
         shape: ``(B, T)``, bool.
 
@@ -53,7 +152,7 @@ def standard_scale(
     The deviation is floored at ``floor`` times the row's mean ``|z|`` (a
     constant series keeps a finite scale). A row with one observed entry has
     no deviation: its scale is its ``|z|``; a row of zeros or without observed
-    entries gets scale 1. Call it on the conditioning range only.
+    entries gets scale 1.
 
     Parameters
     ----------

@@ -1,266 +1,36 @@
-"""Time axes and calendar features of the series (pandas side, no torch).
+"""The time axis of a panel: its frequency, future time points, steps between points.
 
 A :class:`TimeAxis` records how the time index of the panel advances (its kind
-and frequency) and which calendar features the frequency supports. It computes
-the time points after the end of a series (:meth:`TimeAxis.future`), distances
-between time points in steps (:meth:`TimeAxis.steps_between`) and the calendar
-covariates of an index (:meth:`TimeAxis.calendar_features`). :func:`age_feature`
-is the covariate of the position since the series start.
-
-Calendar features follow the convention of GluonTS time features: an integer
-calendar field with ``k`` possible values ``0, ..., k - 1`` is encoded as
-``value / (k - 1) - 0.5``, so every feature lies in ``[-0.5, 0.5]``.
+and frequency) and which calendar features the frequency supports (see
+:mod:`._calendar`). It computes the time points after the end of a series
+(:meth:`TimeAxis.future`), distances between time points in steps
+(:meth:`TimeAxis.steps_between`) and the calendar covariates of an index
+(:meth:`TimeAxis.calendar_features`).
 """
 
 from __future__ import annotations
 
-import functools
-import operator
-from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from pandas.tseries.frequencies import to_offset
 
-__all__ = ["TimeAxis", "age_feature", "auto_lags", "CALENDAR_FEATURES"]
-
-_ONE_DAY = pd.Timedelta(days=1)
-# mean Gregorian month, to count the months of a calendar offset
-_MONTH = pd.Timedelta(days=365.2425 / 12)
-# longest sub-daily season (5-minute data over a day)
-_MAX_SUBDAILY_SEASON = 288
-
-
-def _minute_of_hour(index: pd.DatetimeIndex) -> np.ndarray:
-    return index.minute.to_numpy() / 59.0 - 0.5
-
-
-def _hour_of_day(index: pd.DatetimeIndex) -> np.ndarray:
-    return index.hour.to_numpy() / 23.0 - 0.5
-
-
-def _day_of_week(index: pd.DatetimeIndex) -> np.ndarray:
-    return index.dayofweek.to_numpy() / 6.0 - 0.5
-
-
-def _day_of_month(index: pd.DatetimeIndex) -> np.ndarray:
-    return (index.day.to_numpy() - 1) / 30.0 - 0.5
-
-
-def _day_of_year(index: pd.DatetimeIndex) -> np.ndarray:
-    return (index.dayofyear.to_numpy() - 1) / 365.0 - 0.5
-
-
-def _week_of_year(index: pd.DatetimeIndex) -> np.ndarray:
-    week = index.isocalendar()["week"].to_numpy(dtype=np.float64)
-    return (week - 1) / 52.0 - 0.5
-
-
-def _month_of_year(index: pd.DatetimeIndex) -> np.ndarray:
-    return (index.month.to_numpy() - 1) / 11.0 - 0.5
-
-
-#: The calendar features by name: each maps a DatetimeIndex to values in
-#: ``[-0.5, 0.5]`` (``value / (n_values - 1) - 0.5`` of a zero-based field).
-CALENDAR_FEATURES: dict[str, Callable[[pd.DatetimeIndex], np.ndarray]] = {
-    "minute_of_hour": _minute_of_hour,
-    "hour_of_day": _hour_of_day,
-    "day_of_week": _day_of_week,
-    "day_of_month": _day_of_month,
-    "day_of_year": _day_of_year,
-    "week_of_year": _week_of_year,
-    "month_of_year": _month_of_year,
-}
-
-# granularity of a frequency -> its calendar features
-_FEATURES_BY_GRANULARITY: dict[str, tuple[str, ...]] = {
-    "subhourly": (
-        "minute_of_hour",
-        "hour_of_day",
-        "day_of_week",
-        "day_of_month",
-        "day_of_year",
-    ),
-    "hourly": ("hour_of_day", "day_of_week", "day_of_month", "day_of_year"),
-    "daily": ("day_of_week", "day_of_month", "day_of_year"),
-    "weekly": ("day_of_month", "week_of_year"),
-    "monthly": ("month_of_year",),
-    "quarterly": ("month_of_year",),
-    "yearly": (),
-}
-
-
-# length of the cycle of each feature (see ``min_cycles`` of ``from_index``)
-_CYCLES: dict[str, pd.Timedelta] = {
-    "minute_of_hour": pd.Timedelta(hours=1),
-    "hour_of_day": pd.Timedelta(days=1),
-    "day_of_week": pd.Timedelta(days=7),
-    "day_of_month": pd.Timedelta(days=31),
-    "day_of_year": pd.Timedelta(days=366),
-    "week_of_year": pd.Timedelta(days=366),
-    "month_of_year": pd.Timedelta(days=366),
-}
-
-
-def _covered(names: tuple[str, ...], span: pd.Timedelta, cycles: float):
-    """The features of ``names`` whose cycle ``span`` covers ``cycles`` times."""
-    return tuple(name for name in names if span >= cycles * _CYCLES[name])
-
-
-@functools.lru_cache(maxsize=256)
-def _nominal_duration(offset: pd.DateOffset) -> pd.Timedelta:
-    """Mean length of one step of ``offset``.
-
-    Exact for fixed-duration (``Tick``) offsets; for calendar offsets (days,
-    business days, weeks, months, quarters, years...) the mean step over 48
-    consecutive steps from 2001-01-01, e.g. about 1.4 days for business days
-    and 30.4 days for months.
-    """
-    if isinstance(offset, pd.offsets.Tick):
-        return pd.Timedelta(offset)
-    points = pd.date_range(pd.Timestamp("2001-01-01"), periods=49, freq=offset)
-    return (points[-1] - points[0]) / 48
-
-
-def _granularity(offset: pd.DateOffset) -> str:
-    """Granularity class of a frequency, by its nominal step length."""
-    step = _nominal_duration(offset)
-    if step < pd.Timedelta(hours=1):
-        return "subhourly"
-    if step < _ONE_DAY:
-        return "hourly"
-    if step < pd.Timedelta(days=7):
-        return "daily"
-    if step < pd.Timedelta(days=28):
-        return "weekly"
-    if step < pd.Timedelta(days=88):
-        return "monthly"
-    if step < pd.Timedelta(days=360):
-        return "quarterly"
-    return "yearly"
-
-
-def _cycle(cycle: float, step: float) -> int:
-    """``cycle / step`` if it is a whole number greater than 1, else 1."""
-    ratio = cycle / step
-    whole = round(ratio)
-    return whole if whole > 1 and abs(ratio - whole) < 1e-6 * whole else 1
-
-
-def _timedelta_offset(step: pd.Timedelta) -> pd.DateOffset:
-    """A fixed step as an offset: whole days as ``Day`` (calendar days)."""
-    if step % _ONE_DAY == pd.Timedelta(0):
-        return pd.offsets.Day(int(step // _ONE_DAY))
-    return to_offset(step)
-
-
-def _infer_datetime_freq(index: pd.DatetimeIndex) -> pd.DateOffset:
-    """Frequency of a strictly increasing DatetimeIndex (see ``from_index``)."""
-    if index.freq is not None:
-        return index.freq
-    if len(index) >= 3:
-        inferred = pd.infer_freq(index)
-        if inferred is not None:
-            return to_offset(inferred)
-    if len(index) < 2:
-        raise ValueError(
-            "cannot determine the frequency of the time index: it has "
-            f"{len(index)} time point(s) and no freq attribute"
-        )
-    diffs = (index[1:] - index[:-1]).asi8
-    values, counts = np.unique(diffs, return_counts=True)
-    mode = values[np.argmax(counts)]  # the smallest of equally common steps
-    step = pd.Timedelta(int(mode), unit=index.unit)
-    # Prefer a calendar offset (e.g. month starts) found by ``infer_freq`` on
-    # short regular stretches of the index, if it takes the most common step
-    # at its first occurrence; else the most common step as a fixed offset.
-    first = int(np.argmax(diffs == mode))
-    window = 5
-    if len(index) >= window:
-        starts = np.unique(np.linspace(0, len(index) - window, 25).astype(int))
-        found = Counter(pd.infer_freq(index[i : i + window]) for i in starts)
-        found.pop(None, None)
-        for code, _ in found.most_common():
-            candidate = to_offset(code)
-            if index[first] + candidate == index[first + 1]:
-                return candidate
-    return _timedelta_offset(step)
-
-
-def _calendar_steps(
-    first: pd.Timestamp, last: pd.Timestamp, offset: pd.DateOffset
-) -> int:
-    """Steps of a calendar offset (months, business days...) from first to last.
-
-    Estimates the count from the nominal step length, corrects it with the
-    exact ``first + k * offset`` (a few O(1) offset applications whatever the
-    distance) and checks that ``last`` is hit exactly.
-    """
-    if last < first:
-        raise ValueError(f"end {last} is before start {first}")
-    if not offset.is_on_offset(first):
-        raise ValueError(
-            f"start {first} is not on the grid of frequency {offset.freqstr}"
-        )
-
-    def point(k: int) -> pd.Timestamp:
-        return first if k == 0 else first + k * offset
-
-    nominal = _nominal_duration(offset)
-    k = round((last - first) / nominal)
-    for _ in range(8):  # converges in 1-2 corrections
-        correction = round((last - point(k)) / nominal)
-        if correction == 0:
-            break
-        k = max(0, k + correction)
-    while point(k) < last:
-        k += 1
-    while k > 0 and point(k) > last:
-        k -= 1
-    if point(k) != last:
-        raise ValueError(
-            f"end {last} is not on the grid of frequency {offset.freqstr} "
-            f"starting at {first}"
-        )
-    return k
-
-
-def _integer_step(index: pd.Index) -> int:
-    """Most common difference of a strictly increasing integer index (1 if <2)."""
-    if len(index) < 2:
-        return 1
-    values, counts = np.unique(np.diff(index.to_numpy()), return_counts=True)
-    return int(values[np.argmax(counts)])
-
-
-def _check_increasing(index: pd.Index) -> None:
-    if index.hasnans:
-        raise ValueError(
-            "cannot determine the frequency of the time index: it contains "
-            "missing time points (NaT/NaN)"
-        )
-    if not index.is_unique:
-        raise ValueError(
-            "cannot determine the frequency of the time index: it has duplicate "
-            "time points (steps of zero length)"
-        )
-    if not index.is_monotonic_increasing:
-        raise ValueError(
-            "cannot determine the frequency of the time index: it is not sorted "
-            "(negative steps)"
-        )
-
-
-def _as_int(value: Any) -> int:
-    if isinstance(value, bool | np.bool_):
-        raise TypeError(f"expected an integer time point, got {value!r}")
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(f"expected an integer time point, got {value!r}") from None
+from ._calendar import _FEATURES_BY_GRANULARITY, CALENDAR_FEATURES
+from ._frequency import (
+    _MAX_SUBDAILY_SEASON,
+    _MONTH,
+    _ONE_DAY,
+    _as_int,
+    _calendar_steps,
+    _check_increasing,
+    _covered,
+    _cycle,
+    _granularity,
+    _infer_datetime_freq,
+    _integer_step,
+    _nominal_duration,
+)
 
 
 @dataclass(frozen=True)
@@ -584,51 +354,3 @@ class TimeAxis:
             stamps = pd.DatetimeIndex(index)
         columns = [CALENDAR_FEATURES[name](stamps) for name in self.feature_names]
         return np.stack(columns, axis=1).astype(np.float32)
-
-
-def age_feature(positions: np.ndarray) -> np.ndarray:
-    """Age covariate ``log10(2 + position)`` of positions since the series start.
-
-    Parameters
-    ----------
-    positions : numpy.ndarray
-        Integer positions since the first observation of the series (0 for the
-        first); negative positions (padding before the start) count as 0.
-
-    Returns
-    -------
-    numpy.ndarray
-        float32, the shape of ``positions``.
-
-    Examples
-    --------
-    >>> age_feature(np.array([-3, 0, 8]))
-    array([0.30103, 0.30103, 1.     ], dtype=float32)
-    """
-    positions = np.clip(np.asarray(positions, dtype=np.float64), 0, None)
-    return np.log10(2.0 + positions).astype(np.float32)
-
-
-def auto_lags(season: int, weekly: bool = False) -> tuple[int, ...]:
-    """Lagged targets of ``lags="auto"`` besides ``z_{t-1}``.
-
-    ``z_{t-2}``; with a season ``s > 1`` also ``s - 1, s, s + 1`` and ``2 s``;
-    with ``weekly`` (sub-daily data, ``s`` steps a day) also ``7 s - 1, 7 s,
-    7 s + 1``. The neighbours of a seasonal lag make seasonal differences
-    (``z_{t-s} - z_{t-s-1}``) linear functions of the inputs.
-
-    Examples
-    --------
-    >>> auto_lags(24, weekly=True)
-    (2, 23, 24, 25, 48, 167, 168, 169)
-    >>> auto_lags(12)
-    (2, 11, 12, 13, 24)
-    >>> auto_lags(1)
-    (2,)
-    """
-    lags = {2}
-    if season > 1:
-        lags |= {season - 1, season, season + 1, 2 * season}
-        if weekly:
-            lags |= {7 * season - 1, 7 * season, 7 * season + 1}
-    return tuple(sorted(lag for lag in lags if lag > 1))

@@ -1,16 +1,14 @@
-"""Validation of the forecaster's hyperparameters and data, with clear messages.
+"""Checks of the data given to the forecaster, with clear messages.
 
-``check_params`` runs at fit time; ``check_y`` and ``check_X`` run on the data
-given to ``fit``, ``pretrain``, ``update`` and ``predict`` before any of it
-reaches the network, so that bad input fails with a ``ValueError`` or
-``TypeError`` naming the argument and the problem instead of a torch or pandas
-traceback, a diverged training run or silently dropped data.
+``check_y`` and ``check_X`` run on the data given to ``fit``, ``pretrain``,
+``update`` and ``predict`` before any of it reaches the network, so that bad
+input fails with a ``ValueError`` or ``TypeError`` naming the argument and the
+problem instead of a torch or pandas traceback, a diverged training run or
+silently dropped data. (The hyperparameters are checked by ``_params``.)
 """
 
 from __future__ import annotations
 
-import math
-import numbers
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -18,122 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .nn import KINDS, LIKELIHOODS
-
-
-def check_params(est) -> None:
-    """Validate the hyperparameters of a forecaster, with clear messages.
-
-    Raises
-    ------
-    ValueError, TypeError
-        Naming the parameter, the expected values and the value given.
-    """
-    _check_int(est, "context_length", 1, optional=True)
-    _check_int(est, "prediction_length", 1, optional=True)
-    for name in ("d_model", "n_heads", "n_layers", "kernel_size", "batch_size"):
-        _check_int(est, name, 1)
-    for name in ("max_epochs", "fine_tune_epochs", "update_epochs"):
-        _check_int(est, name, 0)
-    _check_int(est, "num_samples", 1)
-    _check_int(est, "windows_per_epoch", 1, optional=True)
-    _check_int(est, "early_stopping_patience", 0, optional=True)
-    _check_int(est, "local_window", 0, optional=True)
-    _check_int(est, "sub_len", 1, optional=True)
-    if est.d_model % est.n_heads:
-        raise ValueError(
-            f"d_model ({est.d_model}) must be divisible by n_heads ({est.n_heads})"
-        )
-    if not (
-        est.lags is None or (isinstance(est.lags, str) and est.lags == "auto")
-    ) and (
-        not isinstance(est.lags, (list, tuple))
-        or not all(
-            isinstance(lag, numbers.Integral) and not isinstance(lag, bool) and lag >= 1
-            for lag in est.lags
-        )
-    ):
-        raise ValueError(
-            f"lags must be 'auto', None or a list of ints >= 1, got {est.lags!r}"
-        )
-    _check_choice(est, "attention", KINDS)
-    _check_choice(est, "likelihood", tuple(LIKELIHOODS))
-    _check_choice(est, "time_features", ("auto", None))
-    _check_choice(est, "scaling", ("auto", "standard", "mean", None))
-    if est.scaling == "standard" and est.likelihood == "negative_binomial":
-        raise ValueError(
-            "scaling='standard' shifts the target by its mean, which counts do "
-            "not allow: use scaling='mean' or None with "
-            "likelihood='negative_binomial'"
-        )
-    _check_choice(est, "window_sampling", ("uniform", "scale"))
-    _check_choice(est, "point_forecast", ("mean", "median"))
-    _check_choice(est, "lr_schedule", (None, "cosine", "plateau"))
-    _check_choice(est, "early_stopping_metric", ("crps", "nll"))
-    _check_float(est, "dropout", 0.0, 1.0, upper_open=True)
-    _check_float(est, "learning_rate", 0.0, math.inf, lower_open=True)
-    _check_float(est, "weight_decay", 0.0, math.inf)
-    if est.gradient_clip is not None:
-        _check_float(est, "gradient_clip", 0.0, math.inf, lower_open=True)
-    if est.max_fit_seconds is not None:
-        _check_float(est, "max_fit_seconds", 0.0, math.inf, lower_open=True)
-    _check_random_state(est.random_state)
-    for name in ("verbose", "linear_ar"):
-        if not isinstance(getattr(est, name), bool | np.bool_):
-            raise TypeError(f"{name} must be a bool, got {getattr(est, name)!r}")
-    _check_device_type(est.device)
-
-
-def _check_int(obj, name: str, low: int, optional: bool = False) -> None:
-    value = getattr(obj, name)
-    if value is None and optional:
-        return
-    expected = f"an int >= {low}" + (" or None" if optional else "")
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be {expected}, got {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
-
-
-def _check_float(obj, name, low, high, lower_open=False, upper_open=False) -> None:
-    value = getattr(obj, name)
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    too_low = value <= low if lower_open else value < low
-    too_high = value >= high if upper_open else value > high
-    if too_low or too_high or math.isnan(value):
-        lo, hi = "(" if lower_open else "[", ")" if upper_open else "]"
-        raise ValueError(f"{name} must be in {lo}{low}, {high}{hi}, got {value!r}")
-
-
-def _check_choice(obj, name: str, choices: tuple) -> None:
-    value = getattr(obj, name)
-    # the choices are strings and None: anything else (arrays...) is invalid
-    if not (value is None or isinstance(value, str)) or value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
-
-
-def _check_random_state(value: Any) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(
-            f"random_state must be a non-negative int or None (a seed), got {value!r}"
-        )
-    if value < 0:
-        raise ValueError(
-            f"random_state must be a non-negative int or None, got {value!r}"
-        )
-
-
-def _check_device_type(value: Any) -> None:
-    if isinstance(value, str) or type(value).__name__ == "device":
-        return
-    raise TypeError(
-        "device must be 'auto', a device name such as 'cpu' or 'cuda:0', or a "
-        f"torch.device, got {value!r}"
-    )
-
+from ._time_axis import TimeAxis
 
 # ------------------------------------------------------------------- data
 
@@ -141,7 +24,7 @@ def _check_device_type(value: Any) -> None:
 def check_y(
     y: pd.DataFrame,
     *,
-    likelihood: str = "gaussian",
+    likelihood: Any = None,
     method: str = "fit",
     columns: Sequence | None = None,
     require_observed: bool = True,
@@ -153,8 +36,8 @@ def check_y(
     ----------
     y : pd.DataFrame
         A series, or a panel or hierarchy (MultiIndex, time last).
-    likelihood : str, default="gaussian"
-        ``"negative_binomial"`` needs non-negative integer counts.
+    likelihood : Likelihood, optional
+        Its ``check_values`` finds values outside its support (counts).
     method : str, default="fit"
         Name of the calling method, for the messages.
     columns : sequence, optional
@@ -203,16 +86,15 @@ def check_y(
                 "series 2 or more observed values (series shorter than "
                 "context_length are padded)"
             )
-    if likelihood == "negative_binomial":
-        bad = observed & ((values < 0) | (values != np.round(values)))
-        if bad.any():
-            i, j = np.argwhere(bad)[0]
-            raise ValueError(
-                "likelihood='negative_binomial' needs non-negative integer "
-                f"counts, but {where} has the value {float(values[i, j])!r} in column "
-                f"{y.columns[j]!r} at {y.index[i]!r}; use 'gaussian' or "
-                "'student_t' for real-valued data"
-            )
+    bad = None if likelihood is None else likelihood.check_values(values)
+    if bad is not None:
+        i, j = bad
+        raise ValueError(
+            f"likelihood={likelihood.name!r} needs {likelihood.support}, but "
+            f"{where} has the value {float(values[i, j])!r} in column "
+            f"{y.columns[j]!r} at {y.index[i]!r}; use 'gaussian' or "
+            "'student_t' for real-valued data"
+        )
 
 
 def check_X(
@@ -339,8 +221,6 @@ def time_axis_of(index: pd.Index, **kwargs: Any):
     ValueError, TypeError
         If the frequency of the index cannot be determined.
     """
-    from ._features import TimeAxis
-
     try:
         return TimeAxis.from_index(index, **kwargs)
     except ValueError as err:

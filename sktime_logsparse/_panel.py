@@ -1,10 +1,11 @@
-"""Pandas side of the forecaster: sktime containers to per-series arrays and back.
+"""sktime containers to instances and back (pandas and numpy, no torch).
 
 sktime hands the forecaster a ``pd.DataFrame`` (one instance, possibly several
 columns), a ``pd-multiindex`` panel or a ``pd_multiindex_hier`` hierarchy. All
-are split here into *instances* (one time index each); every (instance,
-column) pair is one series of the global model, and an instance's covariates
-(calendar, age, exogenous ``X``) are shared by its columns.
+are split here into *instances* (one time index each, put on the regular grid
+of the panel's time axis); every (instance, column) pair is one series of the
+global model, and an instance's covariates (calendar, age, exogenous ``X``)
+are shared by its columns.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._features import TimeAxis, age_feature
+from ._checks import grid_steps
+from ._time_axis import TimeAxis
 
 
 @dataclass
@@ -105,35 +107,7 @@ class ExogScaler:
         return np.nan_to_num((values - self.mean) / self.std).astype(np.float32)
 
 
-def covariates(
-    axis: TimeAxis,
-    index: pd.Index,
-    positions: np.ndarray,
-    exog: np.ndarray | None,
-    scaler: ExogScaler | None,
-) -> np.ndarray:
-    """Covariates ``(T, C)``: calendar features, age, standardised exogenous."""
-    parts = [axis.calendar_features(index), age_feature(positions)[:, None]]
-    if scaler is not None:
-        parts.append(scaler.transform(exog))
-    return np.concatenate(parts, axis=1).astype(np.float32)
-
-
-def assemble(
-    frames: list[pd.DataFrame], keys: list[tuple], level_names: list
-) -> pd.DataFrame:
-    """Stack per-instance frames into ``y``'s container type.
-
-    Instances keep the order of the data they were fitted on, as sktime's own
-    per-series forecasters do, so that forecasts line up row by row with a
-    test panel in that order (sktime's metrics compare rows in order).
-    """
-    if not level_names:
-        return frames[0]
-    return pd.concat(frames, keys=keys, names=level_names)
-
-
-def magnitudes(values: np.ndarray, likelihood: str) -> np.ndarray:
+def magnitudes(values: np.ndarray, integer_data: bool) -> np.ndarray:
     """Power-of-ten factors that bring small-valued series to order one.
 
     DeepAR's scale ``1 + mean |z|`` is about 1 for series whose values are
@@ -141,15 +115,15 @@ def magnitudes(values: np.ndarray, likelihood: str) -> np.ndarray:
     zero and forecast on the wrong scale. Such a series is divided by
     ``10 ** floor(log10(mean |z|))`` before it reaches the network (values of
     order one to ten) and its sample paths are multiplied back. Series with
-    ``mean |z| >= 1``, without observed values, or counts of the negative
-    binomial likelihood keep the factor 1.
+    ``mean |z| >= 1``, without observed values, or counts (``integer_data``)
+    keep the factor 1.
 
     Parameters
     ----------
     values : np.ndarray
         shape: ``(T, n_columns)``; one instance's series, NaN where missing.
-    likelihood : str
-        The forecaster's likelihood.
+    integer_data : bool
+        Whether the likelihood models counts, which must stay integers.
 
     Returns
     -------
@@ -157,10 +131,50 @@ def magnitudes(values: np.ndarray, likelihood: str) -> np.ndarray:
         shape: ``(n_columns,)``, float64 powers of ten <= 1.
     """
     factors = np.ones(values.shape[1])
-    if likelihood == "negative_binomial" or not len(values):
+    if integer_data or not len(values):
         return factors
     with np.errstate(all="ignore"):
         level = np.nanmean(np.abs(values), axis=0)
     small = np.isfinite(level) & (level > 0) & (level < 1)
     factors[small] = 10.0 ** np.floor(np.log10(level[small]))
     return factors
+
+
+def regularise(axis: TimeAxis, inst: Instance) -> Instance:
+    """Put an instance on the regular grid of ``axis`` (gaps become NaN)."""
+    first = inst.index[0]
+    n = grid_steps(axis, first, inst.index[-1], inst.key)
+    if n + 1 == len(inst):
+        return inst
+    grid = inst.index[:1].append(axis.future(first, n))
+    rows = grid.get_indexer(inst.index)
+    if (rows < 0).any():
+        raise ValueError(
+            "the time index of y has points off the grid of its frequency "
+            f"{axis.freq!r}, e.g. {inst.index[rows < 0][0]!r}"
+        )
+    values = np.full((len(grid), inst.values.shape[1]), np.nan)
+    values[rows] = inst.values
+    exog = None
+    if inst.exog is not None:
+        exog = np.full((len(grid), inst.exog.shape[1]), np.nan)
+        exog[rows] = inst.exog
+    return Instance(inst.key, grid, values, exog)
+
+
+def extend(axis: TimeAxis, old: Instance, new: Instance) -> Instance:
+    """Append the points of ``new`` after the end of ``old``."""
+    later = new.index > old.index[-1]
+    if not later.any():
+        return old
+    index = old.index.append(new.index[later])
+    values = np.concatenate([old.values, new.values[later]])
+    exog = None
+    if old.exog is not None and new.exog is not None:
+        exog = np.concatenate([old.exog, new.exog[later]])
+    return regularise(axis, Instance(old.key, index, values, exog))
+
+
+def series_keys(instances: list[Instance], columns) -> list[tuple]:
+    """The key ``(instance key, column)`` of every series, in model order."""
+    return [(inst.key, col) for inst in instances for col in columns]

@@ -1,0 +1,131 @@
+"""Forecaster parameters of the benchmark scripts, old flat keys included.
+
+``LogSparseTransformerForecaster`` keeps a set of flat parameters and groups
+the rest into two dicts: ``model_kwargs`` (network options) and
+``trainer_kwargs`` (training-loop options). Earlier versions took every option
+flat, and the commands recorded on the benchmark pages pass such flat keys in
+``--config`` (for example ``{"lr_schedule": "cosine"}``). :func:`forecaster_params`
+accepts both spellings and returns the parameters of the current signature, so
+that those commands still run::
+
+    >>> forecaster_params({"max_epochs": 12, "lr_schedule": "cosine"})
+    {'max_epochs': 12, 'trainer_kwargs': {'lr_schedule': 'cosine'}}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+#: parameters that stay flat arguments of the forecaster
+FLAT = frozenset(
+    {
+        "context_length",
+        "prediction_length",
+        "d_model",
+        "n_heads",
+        "n_layers",
+        "kernel_size",
+        "attention",
+        "dropout",
+        "likelihood",
+        "scaling",
+        "lags",
+        "max_epochs",
+        "batch_size",
+        "learning_rate",
+        "windows_per_epoch",
+        "early_stopping_patience",
+        "max_fit_seconds",
+        "fine_tune_epochs",
+        "num_samples",
+        "point_forecast",
+        "device",
+        "random_state",
+        "verbose",
+    }
+)
+
+#: the dict parameters and the keys each one takes (formerly flat parameters)
+GROUPS = {
+    "model_kwargs": frozenset(
+        {"local_window", "sub_len", "linear_ar", "time_features"}
+    ),
+    "trainer_kwargs": frozenset(
+        {
+            "weight_decay",
+            "gradient_clip",
+            "early_stopping_metric",
+            "window_sampling",
+            "lr_schedule",
+            "update_epochs",
+        }
+    ),
+}
+
+#: old flat key -> the dict parameter it now belongs to
+GROUP_OF = {key: group for group, keys in GROUPS.items() for key in keys}
+
+
+def _set(out: dict, group: str, key: str, value, origin: dict) -> None:
+    """Set ``out[group][key]``; a key given twice in one config must agree."""
+    where = origin.setdefault((group, key), value)
+    if where is not value and where != value:
+        raise ValueError(
+            f"{key!r} is given both flat and in {group!r} with different values "
+            f"({where!r} and {value!r})"
+        )
+    out.setdefault(group, {})[key] = value
+
+
+def normalize(config: Mapping) -> dict:
+    """One config in the current form: flat keys and the two dicts.
+
+    Old flat keys (``lr_schedule``, ``linear_ar``, ...) move into
+    ``trainer_kwargs`` or ``model_kwargs``; keys already inside those dicts
+    stay there. A key given both ways with different values, an unknown key,
+    or a dict parameter that is not a mapping raises ``ValueError``.
+    """
+    out: dict = {}
+    origin: dict = {}
+    for key, value in config.items():
+        if key in FLAT:
+            out[key] = value
+        elif key in GROUP_OF:
+            _set(out, GROUP_OF[key], key, value, origin)
+        elif key in GROUPS:
+            if value is None:
+                continue
+            if not isinstance(value, Mapping):
+                raise ValueError(f"{key} must be a dict, got {value!r}")
+            for inner, inner_value in value.items():
+                if inner not in GROUPS[key]:
+                    raise ValueError(
+                        f"unknown key {inner!r} in {key}; known: "
+                        + ", ".join(sorted(GROUPS[key]))
+                    )
+                _set(out, key, inner, inner_value, origin)
+        else:
+            known = sorted(FLAT | set(GROUP_OF) | set(GROUPS))
+            raise ValueError(
+                f"unknown forecaster parameter {key!r}; known: " + ", ".join(known)
+            )
+    return out
+
+
+def forecaster_params(*configs: Mapping) -> dict:
+    """Merge configs left to right into ``LogSparseTransformerForecaster`` kwargs.
+
+    Each config may use the old flat keys or the current dicts (see
+    :func:`normalize`). Later configs override earlier ones key by key, inside
+    ``model_kwargs`` and ``trainer_kwargs`` too, so an override
+    ``{"trainer_kwargs": {"weight_decay": 0.1}}`` keeps the base config's
+    ``lr_schedule``. The dicts are left out when empty.
+    """
+    merged: dict = {}
+    for config in configs:
+        for key, value in normalize(config).items():
+            if key in GROUPS:
+                merged[key] = {**merged.get(key, {}), **value}
+            else:
+                merged[key] = value
+    return merged

@@ -1,0 +1,157 @@
+"""Validation during training: the scores, early stopping, the learning-rate schedule.
+
+Each series long enough holds out its last ``prediction_length`` points; one
+validation window ends there. After every epoch they are scored either by the
+one-step negative log-likelihood with the true history fed in (``"nll"``) or by
+the CRPS of sample paths decoded over the held-out range like a forecast
+(``"crps"``). The NLL keeps improving while forecasts many steps ahead get
+worse, so the forecast score picks better weights.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+
+from ._sampling import SamplerSettings, sample_paths
+from ._series import SeriesTensors, WindowIndex, window_batch
+from ._windows import WindowBatch, WindowLayout, build_window
+
+
+def window_loss(
+    network: torch.nn.Module,
+    batch: WindowBatch,
+    series_id: torch.Tensor | None,
+    loss_from: int = 0,
+) -> torch.Tensor:
+    """Mean negative log-likelihood over the observed targets from ``loss_from``."""
+    params = network(batch.x, series_id)
+    mask = batch.observed.clone()
+    mask[:, :loss_from] = False
+    return network.likelihood.loss(params, batch.target, batch.loc, batch.scale, mask)
+
+
+@torch.no_grad()
+def evaluate_nll(
+    network, data: SeriesTensors, windows: WindowIndex, layout: WindowLayout, config
+) -> float:
+    """Mean NLL of the prediction range of ``windows`` (eval mode)."""
+    was_training = network.training
+    network.eval()
+    C = layout.context_length
+    total, count = 0.0, 0
+    for rows in torch.arange(len(windows), device=data.z.device).split(
+        config.batch_size
+    ):
+        batch, ids = window_batch(data, windows, rows, layout)
+        n = int(batch.observed[:, C:].sum())
+        loss = window_loss(network, batch, ids, loss_from=C)
+        total, count = total + float(loss) * n, count + n
+    network.train(was_training)
+    return total / max(count, 1)
+
+
+@torch.no_grad()
+def evaluate_crps(
+    network, data: SeriesTensors, windows: WindowIndex, layout: WindowLayout, config
+) -> float:
+    """Mean scaled CRPS of sampled forecasts of the prediction range of ``windows``.
+
+    ``config.validation_samples`` paths per window are drawn with fixed seeds
+    (the same noise at every epoch), so that differences between epochs are
+    those of the weights. The CRPS of a sample is ``E|X - y| - E|X - X'| / 2``.
+    """
+    C, P, R = layout.context_length, layout.prediction_length, layout.lead
+    settings = SamplerSettings(horizon=P, num_samples=config.validation_samples)
+    was_training = network.training
+    network.eval()
+    total, count = 0.0, 0
+    for rows in torch.arange(len(windows), device=data.z.device).split(256):
+        raw, cov = data.windows(windows.ends[rows], C + P, R)
+        ids = data.series_id[windows.series[rows]]
+        scale = build_window(raw, cov, layout).scale
+        gens = [torch.Generator(device=raw.device).manual_seed(int(i)) for i in rows]
+        paths = sample_paths(
+            network, raw[:, : R + C], cov, ids, layout, settings, gens
+        )  # (B, n, P)
+        target = raw[:, R + C :]
+        observed = ~torch.isnan(target)
+        target = torch.where(observed, target, torch.zeros_like(target))
+        spread = (paths.unsqueeze(1) - paths.unsqueeze(2)).abs().mean((1, 2))
+        crps = (paths - target.unsqueeze(1)).abs().mean(1) - 0.5 * spread
+        crps = crps / scale.unsqueeze(-1)
+        total += float((crps * observed).sum())
+        count += int(observed.sum())
+    network.train(was_training)
+    return total / max(count, 1)
+
+
+SCORES = {"nll": evaluate_nll, "crps": evaluate_crps}
+
+
+class EarlyStopping:
+    """The best validation score so far, its weights, and when to stop.
+
+    Parameters
+    ----------
+    patience : int or None
+        Epochs without improvement before stopping; None never stops.
+    """
+
+    def __init__(self, patience: int | None):
+        self.patience = patience
+        self.best_loss = math.inf
+        self.best_epoch: int | None = None
+        self.best_state: dict | None = None
+        self.bad_epochs = 0
+
+    def keep(self, network: torch.nn.Module, score: float) -> None:
+        """Let the current weights compete, with ``score``, as the start."""
+        self.best_loss = score
+        self.best_state = copy.deepcopy(network.state_dict())
+
+    def update(self, network: torch.nn.Module, epoch: int, score: float) -> None:
+        """Record an epoch: its weights are kept if ``score`` is the best."""
+        if math.isfinite(score) and score < self.best_loss:
+            self.best_loss, self.best_epoch, self.bad_epochs = score, epoch, 0
+            self.best_state = copy.deepcopy(network.state_dict())
+        else:
+            self.bad_epochs += 1
+
+    @property
+    def should_stop(self) -> bool:
+        """Whether ``patience`` epochs went by without improvement."""
+        return self.patience is not None and self.bad_epochs >= self.patience
+
+    def restore(self, network: torch.nn.Module) -> None:
+        """Load the best weights, if any epoch (or the start) was kept."""
+        if self.best_state is not None:
+            network.load_state_dict(self.best_state)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, config):
+    """The learning-rate schedule of ``config.lr_schedule`` (None for none)."""
+    if config.lr_schedule is None:
+        return None
+    if config.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=config.max_epochs
+        )
+    if config.lr_schedule == "plateau":
+        patience = max(1, (config.early_stopping_patience or 4) // 2)
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, factor=0.5, patience=patience
+        )
+    raise ValueError(
+        f"lr_schedule must be None, 'cosine' or 'plateau', got {config.lr_schedule!r}"
+    )
+
+
+def step_scheduler(scheduler, score: float) -> None:
+    """Advance the schedule after an epoch (a plateau schedule reads ``score``)."""
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        scheduler.step(score)
+    elif scheduler is not None:
+        scheduler.step()

@@ -1,0 +1,254 @@
+"""The forecaster's hyperparameters: checked once at fit time, resolved into one object.
+
+Users tune the flat parameters of the forecaster; the experiment knobs live in
+two dicts, ``model_kwargs`` (:data:`MODEL_KWARGS`) and ``trainer_kwargs``
+(:data:`TRAINER_KWARGS`), whose missing keys take the defaults below.
+:func:`resolve_params` checks every value (a ``ValueError``/``TypeError``
+naming the parameter, what was expected and what was given) and returns a
+:class:`Settings` with the dicts merged in, from which the training
+configuration is built.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from ._training import TrainConfig
+from .nn import KINDS, LIKELIHOODS, Likelihood, get_likelihood
+
+#: keys of ``model_kwargs`` and their defaults
+MODEL_KWARGS: dict[str, Any] = {
+    "local_window": None,
+    "sub_len": None,
+    "linear_ar": True,
+    "time_features": "auto",
+}
+#: keys of ``trainer_kwargs`` and their defaults
+TRAINER_KWARGS: dict[str, Any] = {
+    "weight_decay": 0.0,
+    "gradient_clip": 1.0,
+    "early_stopping_metric": "crps",
+    "window_sampling": "uniform",
+    "lr_schedule": None,
+    "update_epochs": 1,
+}
+#: share of training windows that see no series id (learns the unknown id)
+ID_DROPOUT = 0.1
+#: sample paths per validation window of ``early_stopping_metric="crps"``
+VALIDATION_SAMPLES = 16
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every hyperparameter of a forecaster, checked, dicts merged in."""
+
+    context_length: int | None
+    prediction_length: int | None
+    d_model: int
+    n_heads: int
+    n_layers: int
+    kernel_size: int
+    attention: str
+    dropout: float
+    likelihood: str
+    scaling: str | None
+    lags: Any
+    max_epochs: int
+    batch_size: int
+    learning_rate: float
+    windows_per_epoch: int | None
+    early_stopping_patience: int | None
+    max_fit_seconds: float | None
+    fine_tune_epochs: int
+    num_samples: int
+    point_forecast: str
+    device: Any
+    random_state: int | None
+    verbose: bool
+    local_window: int | None
+    sub_len: int | None
+    linear_ar: bool
+    time_features: str | None
+    weight_decay: float
+    gradient_clip: float | None
+    early_stopping_metric: str
+    window_sampling: str
+    lr_schedule: str | None
+    update_epochs: int
+
+    @property
+    def likelihood_(self) -> Likelihood:
+        """The likelihood object."""
+        return get_likelihood(self.likelihood)
+
+    @property
+    def scaling_(self) -> str | None:
+        """``scaling`` with "auto" resolved for the likelihood."""
+        return self.likelihood_.resolve_scaling(self.scaling)
+
+    def train_config(self, epochs: int, keep: bool) -> TrainConfig:
+        """Training settings of a run of ``epochs``.
+
+        ``keep``: the current weights compete with every epoch and the linear
+        autoregressive term is kept (fine-tuning, update); otherwise it is
+        fitted anew.
+        """
+        return TrainConfig(
+            max_epochs=epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay,
+            gradient_clip=self.gradient_clip,
+            early_stopping_patience=self.early_stopping_patience,
+            windows_per_epoch=self.windows_per_epoch,
+            window_sampling=self.window_sampling,
+            lr_schedule=self.lr_schedule,
+            max_fit_seconds=self.max_fit_seconds,
+            validation_metric=self.early_stopping_metric,
+            validation_samples=VALIDATION_SAMPLES,
+            id_dropout=ID_DROPOUT,
+            keep_initial=keep,
+            fit_skip=not keep,
+            verbose=self.verbose,
+        )
+
+
+def resolve_params(params: dict[str, Any]) -> Settings:
+    """Check the parameters of a forecaster and merge its dicts.
+
+    Parameters
+    ----------
+    params : dict
+        ``get_params(deep=False)`` of the forecaster.
+
+    Returns
+    -------
+    Settings
+
+    Raises
+    ------
+    ValueError, TypeError
+        Naming the parameter, the expected values and the value given.
+    """
+    values = {k: v for k, v in params.items() if k not in _DICTS}
+    for name, defaults in _DICTS.items():
+        values.update(_merge(name, params.get(name), defaults))
+    _check(values)
+    names = {f.name for f in fields(Settings)}
+    return Settings(**{k: v for k, v in values.items() if k in names})
+
+
+_DICTS = {"model_kwargs": MODEL_KWARGS, "trainer_kwargs": TRAINER_KWARGS}
+
+
+def _merge(name: str, given: Any, defaults: dict) -> dict:
+    if given is None:
+        return dict(defaults)
+    if not isinstance(given, dict):
+        raise TypeError(f"{name} must be a dict or None, got {given!r}")
+    unknown = sorted(set(given) - set(defaults), key=str)
+    if unknown:
+        raise ValueError(
+            f"{name} has the unknown keys {unknown}; its keys are {list(defaults)}"
+        )
+    return {**defaults, **given}
+
+
+def _check(v: dict) -> None:
+    for name in ("context_length", "prediction_length", "windows_per_epoch"):
+        _check_int(v, name, 1, optional=True)
+    for name in ("d_model", "n_heads", "n_layers", "kernel_size", "batch_size"):
+        _check_int(v, name, 1)
+    for name in ("max_epochs", "fine_tune_epochs", "update_epochs"):
+        _check_int(v, name, 0)
+    _check_int(v, "num_samples", 1)
+    _check_int(v, "early_stopping_patience", 0, optional=True)
+    _check_int(v, "local_window", 0, optional=True)
+    _check_int(v, "sub_len", 1, optional=True)
+    if v["d_model"] % v["n_heads"]:
+        raise ValueError(
+            f"d_model ({v['d_model']}) must be divisible by n_heads ({v['n_heads']})"
+        )
+    lags = v["lags"]
+    if not (lags is None or (isinstance(lags, str) and lags == "auto")) and (
+        not isinstance(lags, list | tuple)
+        or not all(
+            isinstance(lag, numbers.Integral) and not isinstance(lag, bool) and lag >= 1
+            for lag in lags
+        )
+    ):
+        raise ValueError(
+            f"lags must be 'auto', None or a list of ints >= 1, got {lags!r}"
+        )
+    _check_choice(v, "attention", KINDS)
+    _check_choice(v, "likelihood", tuple(LIKELIHOODS))
+    _check_choice(v, "time_features", ("auto", None))
+    _check_choice(v, "scaling", ("auto", "standard", "mean", None))
+    get_likelihood(v["likelihood"]).resolve_scaling(v["scaling"])
+    _check_choice(v, "window_sampling", ("uniform", "scale"))
+    _check_choice(v, "point_forecast", ("mean", "median"))
+    _check_choice(v, "lr_schedule", (None, "cosine", "plateau"))
+    _check_choice(v, "early_stopping_metric", ("crps", "nll"))
+    _check_float(v, "dropout", 0.0, 1.0, upper_open=True)
+    _check_float(v, "learning_rate", 0.0, math.inf, lower_open=True)
+    _check_float(v, "weight_decay", 0.0, math.inf)
+    for name in ("gradient_clip", "max_fit_seconds"):
+        if v[name] is not None:
+            _check_float(v, name, 0.0, math.inf, lower_open=True)
+    _check_random_state(v["random_state"])
+    for name in ("verbose", "linear_ar"):
+        if not isinstance(v[name], bool | np.bool_):
+            raise TypeError(f"{name} must be a bool, got {v[name]!r}")
+    device = v["device"]
+    if not (isinstance(device, str) or type(device).__name__ == "device"):
+        raise TypeError(
+            "device must be 'auto', a device name such as 'cpu' or 'cuda:0', or a "
+            f"torch.device, got {device!r}"
+        )
+
+
+def _check_int(v: dict, name: str, low: int, optional: bool = False) -> None:
+    value = v[name]
+    if value is None and optional:
+        return
+    expected = f"an int >= {low}" + (" or None" if optional else "")
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be {expected}, got {value!r}")
+    if value < low:
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+
+
+def _check_float(v, name, low, high, lower_open=False, upper_open=False) -> None:
+    value = v[name]
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    too_low = value <= low if lower_open else value < low
+    too_high = value >= high if upper_open else value > high
+    if too_low or too_high or math.isnan(value):
+        lo, hi = "(" if lower_open else "[", ")" if upper_open else "]"
+        raise ValueError(f"{name} must be in {lo}{low}, {high}{hi}, got {value!r}")
+
+
+def _check_choice(v: dict, name: str, choices: tuple) -> None:
+    value = v[name]
+    # the choices are strings and None: anything else (arrays...) is invalid
+    if not (value is None or isinstance(value, str)) or value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+
+
+def _check_random_state(value: Any) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"random_state must be a non-negative int or None (a seed), got {value!r}"
+        )
+    if value < 0:
+        raise ValueError(
+            f"random_state must be a non-negative int or None, got {value!r}"
+        )

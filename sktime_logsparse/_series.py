@@ -1,0 +1,188 @@
+"""Training data on tensors: every series in one flat layout, and its windows.
+
+All series of a panel are laid end to end in one flat tensor, each preceded by
+padding (NaN), so that any window is one gather of consecutive entries.
+Windows are described by the flat index of their last target.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ._windows import WindowBatch, WindowLayout, build_window
+
+
+@dataclass
+class SeriesTensors:
+    """Every series of a panel in one flat layout.
+
+    Attributes
+    ----------
+    z : torch.Tensor
+        shape: ``(N,)``; values, NaN where missing or padding.
+    cov : torch.Tensor
+        shape: ``(N, C)``; covariates of each entry (zeros on padding).
+    starts : torch.Tensor
+        shape: ``(S,)``, long; flat index of each series' first value.
+    lengths : torch.Tensor
+        shape: ``(S,)``, long.
+    series_id : torch.Tensor
+        shape: ``(S,)``, long; embedding id, -1 for none.
+    pad : int
+        Padding before each series (the window length).
+    """
+
+    z: torch.Tensor
+    cov: torch.Tensor
+    starts: torch.Tensor
+    lengths: torch.Tensor
+    series_id: torch.Tensor
+    pad: int
+
+    @classmethod
+    def from_arrays(
+        cls,
+        values: list[np.ndarray],
+        covariates: list[np.ndarray],
+        series_id: np.ndarray,
+        pad: int,
+    ) -> SeriesTensors:
+        """Lay out ``values[i]`` ``(T_i,)`` with ``covariates[i]`` ``(T_i, C)``."""
+        n_cov = covariates[0].shape[1]
+        lengths = np.array([len(v) for v in values], dtype=np.int64)
+        starts = np.cumsum(lengths + pad) - lengths
+        total = int(lengths.sum() + pad * len(values))
+        z = np.full(total, np.nan, dtype=np.float32)
+        cov = np.zeros((total, n_cov), dtype=np.float32)
+        for s, v, c in zip(starts, values, covariates, strict=True):
+            z[s : s + len(v)] = v
+            cov[s : s + len(v)] = c
+        return cls(
+            torch.from_numpy(z),
+            torch.from_numpy(cov),
+            torch.from_numpy(starts),
+            torch.from_numpy(lengths),
+            torch.as_tensor(series_id, dtype=torch.long),
+            pad,
+        )
+
+    def to(self, device: torch.device) -> SeriesTensors:
+        """Copy to ``device``."""
+        return SeriesTensors(
+            self.z.to(device),
+            self.cov.to(device),
+            self.starts.to(device),
+            self.lengths.to(device),
+            self.series_id.to(device),
+            self.pad,
+        )
+
+    def windows(self, ends: torch.Tensor, length: int, lead: int = 1):
+        """Raw values ``(B, lead + length)`` and covariates ``(B, length, C)``.
+
+        The last ``length`` values are the window's targets, ending at ``ends``.
+        """
+        idx = ends.unsqueeze(1) + torch.arange(1 - length - lead, 1, device=ends.device)
+        return self.z[idx], self.cov[idx[:, lead:]]
+
+
+@dataclass
+class WindowIndex:
+    """Candidate windows.
+
+    ``ends``: flat index of each window's last target; ``series``: its series;
+    ``first_target``: per series, the first position whose target is trained on.
+    """
+
+    ends: torch.Tensor
+    series: torch.Tensor
+    first_target: torch.Tensor
+    weights: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return int(self.ends.numel())
+
+
+def make_windows(
+    data: SeriesTensors, layout: WindowLayout, validation: bool, sampling: str
+) -> tuple[WindowIndex, WindowIndex | None]:
+    """Training and validation windows.
+
+    ``sampling``: ``"uniform"``, or ``"scale"`` to weight each window by its
+    scale (``WindowIndex.weights``), as DeepAR does.
+
+    With ``validation``, every series longer than ``prediction_length + 1``
+    holds out its last ``prediction_length`` points: one validation window
+    ends there, and no training target lies there.
+
+    A target is trained on only from position ``layout.lead`` of its series (the
+    longest lag) on, where every lagged input lies inside the series; before
+    that the lags would read padding, which never happens when forecasting
+    series as long as the lags, and zeros there teach the network dynamics
+    that damp its forecasts. Series shorter than ``2 * lead`` are trained on
+    from their middle. Training windows end at any trained target whose
+    window conditions on at least half a context of observed values (on
+    fewer, the window's scale is a poor guess; a series too short for that
+    has one window, at its end); where a series is short they are left-padded.
+    """
+    P, W, lead = layout.prediction_length, layout.length, layout.lead
+    context_length = layout.context_length
+    lengths = data.lengths.cpu()
+    held = (lengths > P + 1) & validation
+    train_len = lengths - P * held
+    first_target = torch.minimum(torch.full_like(lengths, lead), lengths // 2)
+    val = None
+    if bool(held.any()):
+        sid = held.nonzero().flatten()
+        val = WindowIndex(data.starts.cpu()[sid] + lengths[sid] - 1, sid, first_target)
+    # the conditioning range of a window ending at e holds e - P + 1 values
+    first = first_target.clamp_min(P - 1 + (context_length + 1) // 2)
+    first = torch.minimum(first, train_len - 1)
+    counts = train_len - first
+    series = torch.repeat_interleave(torch.arange(len(lengths)), counts)
+    offset = torch.arange(int(counts.sum())) - torch.repeat_interleave(
+        torch.cumsum(counts, 0) - counts, counts
+    )
+    ends = data.starts.cpu()[series] + first[series] + offset
+    weights = None
+    if sampling == "scale":
+        weights = _window_scales(data.z.cpu(), ends, W, context_length)
+    return WindowIndex(ends, series, first_target, weights), val
+
+
+def _window_scales(z: torch.Tensor, ends: torch.Tensor, W: int, C: int):
+    """``1 + mean |z|`` over each window's conditioning targets (cumulative sums)."""
+    observed = ~torch.isnan(z)
+    absz = torch.where(observed, z.abs(), torch.zeros_like(z)).double()
+    cs = torch.cat([absz.new_zeros(1), absz.cumsum(0)])
+    cn = torch.cat([absz.new_zeros(1), observed.double().cumsum(0)])
+    lo, hi = ends - W + 1, ends - W + C + 1  # conditioning targets [lo, hi)
+    return (1 + (cs[hi] - cs[lo]) / (cn[hi] - cn[lo]).clamp_min(1)).float()
+
+
+def window_batch(
+    data: SeriesTensors, windows: WindowIndex, rows: torch.Tensor, layout: WindowLayout
+) -> tuple[WindowBatch, torch.Tensor]:
+    """The :class:`WindowBatch` and series ids of the windows ``rows``.
+
+    Targets before the first trained position of their series are masked out
+    of ``observed``.
+    """
+    W = layout.length
+    raw, cov = data.windows(windows.ends[rows], W, layout.lead)
+    batch = build_window(raw, cov, layout)
+    device = raw.device
+    series = windows.series[rows].to(device)
+    ids = data.series_id[series]
+    # targets before the first trained position of their series are not scored
+    first = (
+        windows.first_target.to(device)[series]
+        + data.starts[series]
+        - windows.ends[rows].to(device)
+        + (W - 1)
+    )
+    batch.observed &= torch.arange(W, device=device) >= first.unsqueeze(1)
+    return batch, ids

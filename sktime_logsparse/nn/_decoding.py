@@ -1,0 +1,241 @@
+"""Incremental decoding: the per-layer KV cache, prefill and one-step decoding.
+
+Sampling a forecast runs the network once over the conditioning range
+(:func:`prefill`), which fills one :class:`KVCache` per layer, and then one
+position at a time (:func:`decode_step`): each layer computes the query, key
+and value of the new position only (the causal convolution reads the last
+``kernel_size - 1`` layer inputs kept in the cache) and attends over the K
+cached positions of its pattern row. In eval mode the result equals
+:meth:`LogSparseTransformer.forward` over the whole sequence.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from ._attention import ConvSelfAttention, sparse_attention
+from ._network import Block, LogSparseTransformer
+from ._pattern import AttentionPattern
+
+
+class KVCache:
+    """Decoding state of one attention layer.
+
+    A *prefix* of ``start`` positions is encoded once by :meth:`fill` (a
+    prefill over ``S`` sequences); decoding then runs on ``S * group`` rows,
+    ``group`` consecutive rows sharing one prefix (e.g. sample paths of one
+    series), so the prefix keys and values are stored once, not per row. Each
+    row keeps the keys and values of its own decoded positions and its last
+    ``kernel_size - 1`` layer inputs, which the causal convolution of the next
+    query and key needs.
+
+    Decoding reads positions first and rows last, as the sparse kernel does:
+    keys and values are stored ``(positions, D, rows, H)``, so the products
+    with the query and the reductions over D and over the attended positions
+    stream over contiguous runs of ``rows * H`` instead of along a short last
+    axis.
+    """
+
+    def fill(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kernel_size: int):
+        """Store a prefill: inputs ``(S, L, C)``, keys and values ``(S, H, L, D)``."""
+        self.start, self.group = x.shape[1], 1
+        left = x[:, max(0, x.shape[1] - (kernel_size - 1)) :]
+        self.left = F.pad(left, (0, 0, kernel_size - 1 - left.shape[1], 0))
+        # (L, D, S, 1, H): the singleton broadcasts over a series' group
+        self.prefix_k = k.permute(2, 3, 0, 1).unsqueeze(3).contiguous()
+        self.prefix_v = v.permute(2, 3, 0, 1).unsqueeze(3).contiguous()
+        self.k = self.v = None
+
+    def expand(self, group: int, steps: int) -> None:
+        """Prepare ``group`` decoding rows per prefix row, for ``steps`` steps."""
+        self.group = group
+        self.left = self.left.repeat_interleave(group, 0)
+        _, D, S, _, H = self.prefix_k.shape
+        self.k = self.prefix_k.new_zeros(steps, D, S * group, H)
+        self.v = self.prefix_v.new_zeros(steps, D, S * group, H)
+
+    def append(
+        self, window: torch.Tensor, k: torch.Tensor, v: torch.Tensor, position: int
+    ):
+        """Record ``position``: its window, key and value.
+
+        The window ``(B, kernel_size, C)`` holds the inputs of the causal
+        convolution (the last ``kernel_size - 1`` inputs, then its own); key
+        and value are ``(B, H, D)``.
+        """
+        self.left = window[:, 1:]
+        self.k[position - self.start] = k.permute(2, 0, 1)
+        self.v[position - self.start] = v.permute(2, 0, 1)
+
+    def attend(self, q: torch.Tensor, pattern: AttentionPattern, position: int):
+        """Attention of decoded ``position`` (query ``(B, H, D)``) over its row.
+
+        Reads only the K positions of the pattern row: O(B*H*K*D). Returns
+        ``(B, H, D)``.
+        """
+        if pattern.is_full:
+            idx = torch.arange(position + 1)
+        else:
+            pos = torch.tensor([position])
+            idx = (pos - pattern.offsets)[pattern.valid_for(pos)[0]]
+        own = (idx[idx >= self.start] - self.start).tolist()
+        pre = idx[idx < self.start].to(q.device)
+        B, H, D = q.shape
+        S, g, n_pre = B // self.group, self.group, len(pre)
+        qt = q.permute(2, 0, 1).reshape(D, S, g, H)
+        # prefix keys are shared by a group: broadcast them over its rows;
+        # own keys are read one position at a time, as contiguous views
+        q_rows = qt.view(D, B, H)
+        scores = torch.cat(
+            [
+                _dot(qt, self.prefix_k, pre).view(n_pre, B, H),
+                torch.stack([(self.k[j] * q_rows).sum(0) for j in own]),
+            ]
+        )
+        w = torch.softmax(scores * (1.0 / math.sqrt(D)), dim=0)  # (K, B, H)
+        out = self.v[own[0]] * w[n_pre]  # (D, B, H)
+        for i, j in enumerate(own[1:], start=n_pre + 1):
+            out.addcmul_(self.v[j], w[i])
+        if n_pre:
+            prefix = _mix(w[:n_pre].view(n_pre, S, g, H), self.prefix_v, pre)
+            out += prefix.view(D, B, H)
+        return out.permute(1, 2, 0)
+
+
+# prefix positions read per block by the decoding cache (bounds the temporaries)
+_BLOCK = 16
+
+
+def _dot(q: torch.Tensor, keys: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """Scores ``(K, *q.shape[1:])`` of ``q`` ``(D, ...)`` with ``keys[idx]``."""
+    blocks = [
+        (keys.index_select(0, idx[lo : lo + _BLOCK]) * q).sum(1)
+        for lo in range(0, len(idx), _BLOCK)
+    ]
+    return torch.cat(blocks) if blocks else q.new_empty(0, *q.shape[1:])
+
+
+def _mix(w: torch.Tensor, values: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """``sum_j w[j] * values[idx[j]]``: ``(D, ...)`` from weights ``(K, ...)``."""
+    out = None
+    for lo in range(0, len(idx), _BLOCK):
+        block = values.index_select(0, idx[lo : lo + _BLOCK])
+        part = (block * w[lo : lo + _BLOCK].unsqueeze(1)).sum(0)
+        out = part if out is None else out + part
+    return out
+
+
+@torch.no_grad()
+def prefill(
+    network: LogSparseTransformer,
+    x: torch.Tensor,
+    series_id: torch.Tensor | None = None,
+    group: int = 1,
+    steps: int | None = None,
+) -> tuple[torch.Tensor, list[KVCache]]:
+    """Run ``network`` (eval mode) over a prefix and return decoding caches too.
+
+    Parameters
+    ----------
+    network : LogSparseTransformer
+    x : torch.Tensor
+        shape: ``(S, L, n_inputs)``, positions ``0 .. L - 1``.
+    series_id : torch.Tensor or None
+        shape: ``(S,)``.
+    group : int, default=1
+        Decoding rows per prefix row: :func:`decode_step` then takes
+        ``S * group`` rows, consecutive groups of ``group`` continuing one
+        prefix.
+    steps : int, optional
+        Positions to decode; default up to ``max_length``.
+
+    Returns
+    -------
+    params : torch.Tensor
+        shape: ``(S, L, likelihood.args_dim)``.
+    caches : list of KVCache
+        One per layer, for :func:`decode_step`.
+    """
+    L = x.shape[1]
+    pattern = network.pattern(L)
+    caches = [KVCache() for _ in network.blocks]
+    h = network.embed(x, series_id)
+    for block, cache in zip(network.blocks, caches, strict=True):
+        attn = block.attn
+        a = block.ln_1(h)
+        q, k, v = attn.project(a)
+        cache.fill(a, k, v, attn.kernel_size)
+        h = h + attn.merge(sparse_attention(q, k, v, pattern))
+        h = h + block.mlp(block.ln_2(h))
+    remaining = network.config.max_length - L if steps is None else steps
+    for cache in caches:
+        cache.expand(group, remaining)
+    return network.output(h, x), caches
+
+
+@torch.no_grad()
+def decode_step(
+    network: LogSparseTransformer,
+    x: torch.Tensor,
+    series_id: torch.Tensor | None,
+    position: int,
+    caches: list[KVCache],
+) -> torch.Tensor:
+    """Distribution parameters of one new position, from the caches.
+
+    Equals ``network(...)`` of the whole sequence at ``position`` (eval mode)
+    at the cost of one position.
+
+    Parameters
+    ----------
+    network : LogSparseTransformer
+    x : torch.Tensor
+        shape: ``(B, 1, n_inputs)``, the input at ``position``.
+    series_id : torch.Tensor or None
+    position : int
+        ``0 .. position - 1`` were decoded (prefill or earlier steps).
+    caches : list of KVCache
+        Updated in place.
+
+    Returns
+    -------
+    torch.Tensor
+        shape: ``(B, 1, likelihood.args_dim)``.
+    """
+    h = network.embed(x, series_id, start=position)
+    pattern = network.pattern(network.config.max_length)
+    for block, cache in zip(network.blocks, caches, strict=True):
+        h = _block_step(block, h, pattern, position, cache)
+    return network.output(h, x)
+
+
+def _block_step(
+    block: Block, x: torch.Tensor, pattern: AttentionPattern, position: int, cache
+) -> torch.Tensor:
+    """One position ``(B, 1, C)`` through a pre-LN block."""
+    x = x + _attention_step(block.attn, block.ln_1(x), pattern, position, cache)
+    return x + block.mlp(block.ln_2(x))
+
+
+def _attention_step(
+    attn: ConvSelfAttention,
+    x: torch.Tensor,
+    pattern: AttentionPattern,
+    position: int,
+    cache: KVCache,
+) -> torch.Tensor:
+    """Convolutional self-attention of one position ``(B, 1, C)``."""
+    B, _, C = x.shape
+    H = attn.n_heads
+    window = torch.cat([cache.left, x], dim=1)  # (B, kernel_size, C)
+    # the convolution at one position is a linear map of its window
+    weight = attn.query_key.weight.transpose(1, 2).reshape(2 * C, -1)
+    qk = F.linear(window.reshape(B, -1), weight, attn.query_key.bias)
+    q, k = qk.view(B, 2, H, C // H).unbind(1)
+    v = attn.value(x[:, 0]).view(B, H, C // H)
+    cache.append(window, k, v, position)
+    y = cache.attend(q, pattern, position).reshape(B, 1, C)
+    return attn.resid_dropout(attn.proj(y))
