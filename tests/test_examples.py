@@ -11,13 +11,13 @@ seconds without touching them:
 * ``sktime_logsparse.datasets.load_m4_hourly`` and ``load_m4_hourly_split``
   return at most :data:`FEW` of the requested series;
 * ``LogSparseTransformerForecaster._fit`` and ``_pretrain`` first shrink the
-  forecaster (:data:`TINY`: a one-layer network of width 8, one epoch of 32
-  windows, 10 sample paths). They are patched on the class because sktime's
-  ``evaluate``, grid search, benchmark and pipelines fit clones of the
-  forecaster a script builds. The limits are set as attributes rather than
-  with ``set_params``, which would reset the forecaster that sktime is in the
-  middle of fitting (and drop pretrained weights); the class is restored after
-  each test.
+  forecaster (:data:`TINY_NETWORK`, :data:`TINY`, :data:`TINY_TRAINER`: a
+  one-layer network of width 8, one epoch of 32 windows, 10 sample paths).
+  They are patched on the class because sktime's ``evaluate``, grid search,
+  benchmark and pipelines fit clones of the forecaster a script builds. The
+  limits are set as attributes rather than with ``set_params``, which would
+  reset the forecaster that sktime is in the middle of fitting (and drop
+  pretrained weights); the class is restored after each test.
 """
 
 import re
@@ -47,10 +47,10 @@ TINY_NETWORK = {"d_model": 8, "n_heads": 2, "n_layers": 1}
 TINY = {
     "max_epochs": 1,
     "fine_tune_epochs": 1,
-    "update_epochs": 1,
     "windows_per_epoch": 32,
     "num_samples": 10,
 }
+TINY_TRAINER = {"update_epochs": 1}  # limits on keys of trainer_kwargs
 
 
 def _few(series):
@@ -68,11 +68,15 @@ def _shrink(forecaster) -> None:
         value = getattr(forecaster, name)
         if value is None or value > limit:
             setattr(forecaster, name, limit)
+    trainer = dict(forecaster.trainer_kwargs or {})  # a copy: clones share the dict
+    for key, limit in TINY_TRAINER.items():
+        trainer[key] = min(trainer.get(key, limit), limit)
+    forecaster.trainer_kwargs = trainer
 
 
 @pytest.fixture
 def small(monkeypatch, tmp_path):
-    """Scratch docs folder; few series; tiny forecasters. Yields the images dir."""
+    """Scratch copy of docs/, few series, tiny forecasters; yields the copy."""
     load, load_split = datasets.load_m4_hourly, datasets.load_m4_hourly_split
     monkeypatch.setattr(
         datasets,
@@ -138,14 +142,16 @@ def test_example_is_included_by_a_page(script):
     )
 
 
-def _written_blocks():
+def _written_blocks() -> list:
     """The python blocks written on the pages (not included from a script)."""
+    params = []
     for page in PAGES:
         if page.parent.name == "benchmarks":  # pages of record, written by scripts
             continue
         blocks = re.findall(r"```python\n(.*?)```", page.read_text(), re.DOTALL)
         for i, code in enumerate(b for b in blocks if "--8<--" not in b):
-            yield pytest.param(code, id=f"{page.relative_to(DOCS)}:{i}")
+            params.append(pytest.param(code, id=f"{page.relative_to(DOCS)}:{i}"))
+    return params
 
 
 @pytest.mark.parametrize("code", _written_blocks())
