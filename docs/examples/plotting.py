@@ -20,7 +20,8 @@ from sktime_logsparse import LogSparseTransformerForecaster
 from sktime_logsparse.datasets import HORIZON, load_m4_hourly_split
 
 y_train, y_test = load_m4_hourly_split(series=20)
-y_train, y_test = y_train.sort_index(), y_test.sort_index()  # as in the other examples
+# lexsorted (H1, H10, H11, ...), as sktime's probabilistic metrics need
+y_train, y_test = y_train.sort_index(), y_test.sort_index()
 forecaster = LogSparseTransformerForecaster(
     context_length=168,
     dropout=0.0,
