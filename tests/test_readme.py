@@ -1,4 +1,4 @@
-"""The README's quickstart runs as written."""
+"""The README's python blocks run as written."""
 
 import re
 from pathlib import Path
@@ -17,6 +17,12 @@ def quickstart_code() -> str:
     return re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
 
 
+def other_blocks() -> list[str]:
+    """The README's other python code blocks."""
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.DOTALL)
+    return [code for code in blocks if code != quickstart_code()]
+
+
 @pytest.mark.filterwarnings("ignore::FutureWarning")  # sktime's remember_data notice
 def test_readme_quickstart_runs_as_written():
     code = quickstart_code()
@@ -33,3 +39,8 @@ def test_readme_quickstart_runs_as_written():
     assert len(y_pred) == len(y_test) == 20 * 48
     assert y_pred.notna().all().all() and intervals.notna().all().all()
     assert isinstance(intervals.columns, pd.MultiIndex)
+
+
+@pytest.mark.parametrize("code", other_blocks())
+def test_readme_other_blocks_run_as_written(code):
+    exec(compile(code, str(README), "exec"), {})

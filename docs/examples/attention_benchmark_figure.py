@@ -7,21 +7,11 @@ measurement) and plots time and peak memory against the sequence length, to
     python docs/examples/attention_benchmark_figure.py
 """
 
-import os
-import tempfile
 from pathlib import Path
 
-import matplotlib
 import matplotlib.pyplot as plt
 
-# SKTIME_LOGSPARSE_DOCS_TINY=1 (tests/test_examples.py): figures to a scratch folder
-TINY = os.environ.get("SKTIME_LOGSPARSE_DOCS_TINY") == "1"
-DOCS = Path(__file__).resolve().parents[1]
-OUT = Path(
-    os.environ.get("SKTIME_LOGSPARSE_DOCS_OUT")
-    or (tempfile.mkdtemp() if TINY else DOCS / "images")
-)
-matplotlib.use("Agg")  # write files, open no window
+DOCS = Path(__file__).resolve().parents[1]  # docs/
 
 # rows "| L | method | time (s) | runs | peak MiB | peak MiB, default malloc |"
 results = {}  # method -> list of (L, seconds, MiB)
@@ -69,4 +59,4 @@ ax_time.legend(fontsize=8)
 if skipped:
     ax_mem.set_title("\n".join(skipped), fontsize=7)
 fig.tight_layout()
-fig.savefig(OUT / "attention_benchmark.png", dpi=100)
+fig.savefig(DOCS / "images" / "attention_benchmark.png", dpi=100)

@@ -8,25 +8,16 @@ paper).
     python docs/examples/attention_patterns.py
 """
 
-import os
-import tempfile
 from pathlib import Path
 
-import matplotlib
+IMAGES = Path(__file__).resolve().parents[1] / "images"  # docs/images
+
+# --8<-- [start:example]
 import matplotlib.pyplot as plt
 import torch
 
 from sktime_logsparse.nn import KINDS, make_pattern
 
-# SKTIME_LOGSPARSE_DOCS_TINY=1 (tests/test_examples.py): figures to a scratch folder
-TINY = os.environ.get("SKTIME_LOGSPARSE_DOCS_TINY") == "1"
-OUT = Path(
-    os.environ.get("SKTIME_LOGSPARSE_DOCS_OUT")
-    or (tempfile.mkdtemp() if TINY else Path(__file__).resolve().parents[1] / "images")
-)
-matplotlib.use("Agg")  # write files, open no window
-
-# --8<-- [start:example]
 L, SUB_LEN = 64, 16  # sequence length; subsequence length of the restart kinds
 
 
@@ -63,5 +54,5 @@ for ax, kind in zip(axes, KINDS, strict=True):
     ax.set_yticks([0, L // 2, L - 1])
 axes[0].set_ylabel("position l")
 fig.tight_layout()
-fig.savefig(OUT / "attention_patterns.png", dpi=110)
 # --8<-- [end:example]
+fig.savefig(IMAGES / "attention_patterns.png", dpi=110)

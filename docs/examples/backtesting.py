@@ -11,12 +11,11 @@ give ``predict_proba`` of per-series forecasters on a panel). Writes
     python docs/examples/backtesting.py
 """
 
-import os
-import tempfile
 from pathlib import Path
 
-import matplotlib
-import matplotlib.pyplot as plt
+IMAGES = Path(__file__).resolve().parents[1] / "images"  # docs/images
+
+# --8<-- [start:example]
 import numpy as np
 import pandas as pd
 from sktime.forecasting.model_evaluation import evaluate
@@ -28,23 +27,10 @@ from sktime.split import ExpandingWindowSplitter
 from sktime_logsparse import LogSparseTransformerForecaster
 from sktime_logsparse.datasets import SEASONALITY, load_m4_hourly
 
-# SKTIME_LOGSPARSE_DOCS_TINY=1 (tests/test_examples.py): a tiny model trained for
-# a moment, figures to a scratch folder
-TINY = os.environ.get("SKTIME_LOGSPARSE_DOCS_TINY") == "1"
-SMOKE = dict(
-    d_model=8, n_heads=2, n_layers=1, max_epochs=1, windows_per_epoch=32, num_samples=10
-)
-OUT = Path(
-    os.environ.get("SKTIME_LOGSPARSE_DOCS_OUT")
-    or (tempfile.mkdtemp() if TINY else Path(__file__).resolve().parents[1] / "images")
-)
-matplotlib.use("Agg")  # write files, open no window
-
-# --8<-- [start:example]
 # whole series (train and test), sorted as the forecasts will be; the first 169
 # M4 Hourly series all have 748 hourly points
-y = load_m4_hourly("full", series=3 if TINY else 20).sort_index()
-days = 2 if TINY else 7
+y = load_m4_hourly("full", series=20).sort_index()
+days = 7
 cv = ExpandingWindowSplitter(
     fh=np.arange(1, 25),  # forecast the next 24 hours ...
     initial_window=748 - days * 24,  # ... from the start of each of the last days
@@ -55,15 +41,13 @@ forecaster = LogSparseTransformerForecaster(
     prediction_length=24,
     dropout=0.0,
     learning_rate=2e-3,
-    lr_schedule="cosine",
     max_epochs=40,
     windows_per_epoch=2048,
     early_stopping_patience=8,
     max_fit_seconds=120,
     random_state=0,
+    trainer_kwargs={"lr_schedule": "cosine"},
 )
-if TINY:
-    forecaster.set_params(**SMOKE)
 
 pinball = PinballLoss(alpha=[0.1, 0.5, 0.9])  # from predict_quantiles
 crps = CRPS()  # from predict_proba: the empirical distribution of the sample paths
@@ -95,6 +79,8 @@ summary = pd.DataFrame(
 print(summary.round(3).to_string())
 # --8<-- [end:example]
 
+import matplotlib.pyplot as plt
+
 fig, ax = plt.subplots(figsize=(7, 3.2))
 for name, result in results.items():
     ax.plot(np.arange(1, days + 1), result["test_PinballLoss"], marker="o", label=name)
@@ -103,4 +89,4 @@ ax.set_ylabel("pinball loss (10/50/90%)")
 ax.set_xticks(np.arange(1, days + 1))
 ax.legend()
 fig.tight_layout()
-fig.savefig(OUT / "backtesting.png", dpi=100)
+fig.savefig(IMAGES / "backtesting.png", dpi=100)

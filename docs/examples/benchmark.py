@@ -8,12 +8,11 @@ by MASE, sMAPE and pinball loss; four forecasters. Writes the results table to
     python docs/examples/benchmark.py
 """
 
-import os
-import tempfile
 from pathlib import Path
 
-import matplotlib
-import matplotlib.pyplot as plt
+IMAGES = Path(__file__).resolve().parents[1] / "images"  # docs/images
+
+# --8<-- [start:example]
 import numpy as np
 from sktime.benchmarking.forecasting import ForecastingBenchmark
 from sktime.forecasting.ets import AutoETS
@@ -29,38 +28,23 @@ from sktime.split import SingleWindowSplitter
 from sktime_logsparse import LogSparseTransformerForecaster
 from sktime_logsparse.datasets import HORIZON, SEASONALITY, load_m4_hourly
 
-# SKTIME_LOGSPARSE_DOCS_TINY=1 (tests/test_examples.py): a tiny model trained for
-# a moment, two series, figures to a scratch folder
-TINY = os.environ.get("SKTIME_LOGSPARSE_DOCS_TINY") == "1"
-SMOKE = dict(
-    d_model=8, n_heads=2, n_layers=1, max_epochs=1, windows_per_epoch=32, num_samples=10
-)
-OUT = Path(
-    os.environ.get("SKTIME_LOGSPARSE_DOCS_OUT")
-    or (tempfile.mkdtemp() if TINY else Path(__file__).resolve().parents[1] / "images")
-)
-matplotlib.use("Agg")  # write files, open no window
 
-
-# --8<-- [start:example]
 def m4_hourly_20():
     """The first 20 M4 Hourly series, train and test (748 hours each), sorted."""
-    return load_m4_hourly("full", series=2 if TINY else 20).sort_index()
+    return load_m4_hourly("full", series=20).sort_index()
 
 
 logsparse = LogSparseTransformerForecaster(
     context_length=168,
     dropout=0.0,
     learning_rate=2e-3,
-    lr_schedule="cosine",
     max_epochs=40,
     windows_per_epoch=2048,
     early_stopping_patience=8,
     max_fit_seconds=150,
     random_state=0,
+    trainer_kwargs={"lr_schedule": "cosine"},
 )
-if TINY:
-    logsparse.set_params(**SMOKE)
 
 benchmark = ForecastingBenchmark()
 benchmark.add_estimator(logsparse, "LogSparse Transformer")
@@ -110,7 +94,10 @@ for name, row in table.iterrows():
     cells = [f"{row['MASE']:.3f}", f"{row['sMAPE']:.3f}", f"{row['pinball loss']:.1f}"]
     cells += [f"{row['fit (s)']:.1f}", f"{row['predict (s)']:.2f}"]
     rows.append(f"| {name} | " + " | ".join(cells) + " |")
-(OUT / "benchmark_results.md").write_text("\n".join(rows) + "\n")
+(IMAGES / "benchmark_results.md").write_text("\n".join(rows) + "\n")
+
+import matplotlib.pyplot as plt
+
 fig, axes = plt.subplots(1, 3, figsize=(10, 3))
 for ax, column in zip(axes, ["MASE", "sMAPE", "pinball loss"], strict=True):
     ax.barh(table.index, table[column], color=[f"C{i}" for i in range(len(table))])
@@ -119,4 +106,4 @@ for ax, column in zip(axes, ["MASE", "sMAPE", "pinball loss"], strict=True):
 for ax in axes[1:]:
     ax.set_yticklabels([])
 fig.tight_layout()
-fig.savefig(OUT / "benchmark.png", dpi=100)
+fig.savefig(IMAGES / "benchmark.png", dpi=100)

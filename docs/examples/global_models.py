@@ -9,46 +9,14 @@ and prints MASE beside the seasonal naive.
     python docs/examples/global_models.py
 """
 
-import copy
-import os
-
+# --8<-- [start:hierarchy]
 import numpy as np
-import pandas as pd
-from sktime.forecasting.naive import NaiveForecaster
 from sktime.forecasting.reconcile import ReconcilerForecaster
-from sktime.performance_metrics.forecasting import MeanAbsoluteScaledError
 from sktime.transformations.hierarchical.aggregate import Aggregator
 
 from sktime_logsparse import LogSparseTransformerForecaster
-from sktime_logsparse.datasets import (
-    HORIZON,
-    SEASONALITY,
-    load_m4_hourly,
-    load_m4_hourly_split,
-)
+from sktime_logsparse.datasets import HORIZON, load_m4_hourly
 
-# SKTIME_LOGSPARSE_DOCS_TINY=1 (tests/test_examples.py): tiny models, few series
-TINY = os.environ.get("SKTIME_LOGSPARSE_DOCS_TINY") == "1"
-SMOKE = dict(
-    d_model=8, n_heads=2, n_layers=1, max_epochs=1, windows_per_epoch=32, num_samples=10
-)
-
-fh = np.arange(1, HORIZON + 1)
-settings = dict(
-    context_length=168,
-    dropout=0.0,
-    learning_rate=2e-3,
-    lr_schedule="cosine",
-    max_epochs=40,
-    windows_per_epoch=2048,
-    early_stopping_patience=8,
-    max_fit_seconds=120,
-    random_state=0,
-)
-if TINY:
-    settings.update(SMOKE)
-
-# --8<-- [start:hierarchy]
 # two groups of three series (they cover the same hours), as a 3-level hierarchy
 groups = {"A": ["H1", "H2", "H3"], "B": ["H4", "H5", "H7"]}
 y = load_m4_hourly("train", series=groups["A"] + groups["B"])
@@ -62,7 +30,18 @@ y_hier = (
 # add the group totals and the grand total: 9 series, all in one global model
 y_hier = Aggregator(flatten_single_levels=True).fit_transform(y_hier)
 
-forecaster = LogSparseTransformerForecaster(**settings)
+forecaster = LogSparseTransformerForecaster(
+    context_length=168,
+    dropout=0.0,
+    learning_rate=2e-3,
+    max_epochs=40,
+    windows_per_epoch=2048,
+    early_stopping_patience=8,
+    max_fit_seconds=120,
+    random_state=0,
+    trainer_kwargs={"lr_schedule": "cosine"},
+)
+fh = np.arange(1, HORIZON + 1)
 reconciled = ReconcilerForecaster(forecaster, method="ols")  # coherent totals
 reconciled.fit(y_hier, fh=fh)
 y_pred = reconciled.predict()
@@ -70,24 +49,32 @@ print(y_pred.groupby(level=["group", "instances"]).mean().round(1))
 # --8<-- [end:hierarchy]
 
 # --8<-- [start:pretrain]
+import copy
+
+import pandas as pd
+from sktime.forecasting.naive import NaiveForecaster
+from sktime.performance_metrics.forecasting import MeanAbsoluteScaledError
+
+from sktime_logsparse.datasets import SEASONALITY, load_m4_hourly_split
+
 # pretrain on 100 series, then forecast 10 series the model has never seen
-pretrain_ids = [f"H{i}" for i in range(21, 26 if TINY else 121)]
+pretrain_ids = [f"H{i}" for i in range(21, 121)]
 y_pretrain = load_m4_hourly("train", series=pretrain_ids)
 y_train, y_test = load_m4_hourly_split(series=[f"H{i}" for i in range(1, 11)])
 y_train, y_test = y_train.sort_index(), y_test.sort_index()  # for sktime's metrics
 
-forecaster = LogSparseTransformerForecaster(**settings)  # fine_tune_epochs=0
-forecaster.pretrain(y_pretrain, fh=fh)
+# a new network with the settings above (clone: unfitted), fine_tune_epochs=0
+pretrained = forecaster.clone().pretrain(y_pretrain, fh=fh)
 
 # zero-shot: fit only sets the context of the new series
-zero_shot = copy.deepcopy(forecaster).fit(y_train, fh=fh)
+zero_shot = copy.deepcopy(pretrained).fit(y_train, fh=fh)
 # fine-tuned: fit trains 2 epochs on the new series, from the pretrained
 # weights, gently (a quarter of the learning rate): a few series overfit fast.
 # (set_params would reset the forecaster and drop the pretrained weights, so
 # the copy's attributes are set directly)
-fine_tuned = copy.deepcopy(forecaster)
-fine_tuned.fine_tune_epochs = 1 if TINY else 2
-fine_tuned.learning_rate = forecaster.learning_rate / 4
+fine_tuned = copy.deepcopy(pretrained)
+fine_tuned.fine_tune_epochs = 2
+fine_tuned.learning_rate = pretrained.learning_rate / 4
 fine_tuned.fit(y_train, fh=fh)
 
 naive = NaiveForecaster(strategy="last", sp=SEASONALITY).fit(y_train, fh=fh)

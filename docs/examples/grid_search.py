@@ -7,16 +7,13 @@ Hourly series (MASE), refits the best on the whole training range, and writes
     python docs/examples/grid_search.py
 """
 
-import os
-import tempfile
 from pathlib import Path
 
-import matplotlib
-import matplotlib.pyplot as plt
+IMAGES = Path(__file__).resolve().parents[1] / "images"  # docs/images
+
+# --8<-- [start:example]
 import numpy as np
 import pandas as pd
-from matplotlib.colors import LogNorm
-from matplotlib.ticker import FormatStrFormatter
 from sktime.forecasting.model_selection import ForecastingGridSearchCV
 from sktime.performance_metrics.forecasting import MeanAbsoluteScaledError
 from sktime.split import SingleWindowSplitter
@@ -24,44 +21,29 @@ from sktime.split import SingleWindowSplitter
 from sktime_logsparse import LogSparseTransformerForecaster
 from sktime_logsparse.datasets import HORIZON, SEASONALITY, load_m4_hourly_split
 
-# SKTIME_LOGSPARSE_DOCS_TINY=1 (tests/test_examples.py): a tiny model trained for
-# a moment, figures to a scratch folder
-TINY = os.environ.get("SKTIME_LOGSPARSE_DOCS_TINY") == "1"
-SMOKE = dict(
-    d_model=8, n_heads=2, n_layers=1, max_epochs=1, windows_per_epoch=32, num_samples=10
-)
-OUT = Path(
-    os.environ.get("SKTIME_LOGSPARSE_DOCS_OUT")
-    or (tempfile.mkdtemp() if TINY else Path(__file__).resolve().parents[1] / "images")
-)
-matplotlib.use("Agg")  # write files, open no window
-
-y_train, y_test = load_m4_hourly_split(series=3 if TINY else 20)
+y_train, y_test = load_m4_hourly_split(series=20)
 y_train, y_test = y_train.sort_index(), y_test.sort_index()  # for sktime's metrics
 fh = np.arange(1, HORIZON + 1)
 
-# --8<-- [start:example]
 forecaster = LogSparseTransformerForecaster(
     context_length=168,
     dropout=0.0,
     learning_rate=2e-3,
-    lr_schedule="cosine",
     max_epochs=40,
     windows_per_epoch=2048,
     early_stopping_patience=8,
     max_fit_seconds=30,  # the same short budget for every candidate
     random_state=0,
+    trainer_kwargs={"lr_schedule": "cosine"},
 )
-if TINY:
-    forecaster.set_params(**SMOKE)
 
 grid = ForecastingGridSearchCV(
     forecaster,
     # one validation window: the last 48 hours of each training series
     cv=SingleWindowSplitter(fh=fh),
     param_grid={
-        "kernel_size": [1, 3] if TINY else [1, 3, 6],
-        "attention": ["logsparse", "full"] if TINY else ["logsparse", "local", "full"],
+        "kernel_size": [1, 3, 6],
+        "attention": ["logsparse", "local", "full"],
     },
     scoring=MeanAbsoluteScaledError(sp=SEASONALITY),
     # one candidate at a time: torch already uses every core for each fit
@@ -81,6 +63,10 @@ mase = MeanAbsoluteScaledError(sp=SEASONALITY, multilevel="uniform_average")
 test_mase = mase(y_test, y_pred, y_train=y_train)
 print(f"MASE of the best candidate on the test range: {test_mase:.3f}")
 
+import matplotlib.pyplot as plt
+from matplotlib.colors import LogNorm
+from matplotlib.ticker import FormatStrFormatter
+
 fig, ax = plt.subplots(figsize=(5, 3))
 values = table.to_numpy()
 image = ax.imshow(values, cmap="viridis_r", norm=LogNorm())
@@ -96,4 +82,4 @@ colorbar = fig.colorbar(image, ax=ax, label="validation MASE")
 colorbar.ax.yaxis.set_major_formatter(FormatStrFormatter("%.1f"))
 colorbar.ax.yaxis.set_minor_formatter(FormatStrFormatter("%.1f"))
 fig.tight_layout()
-fig.savefig(OUT / "grid_search.png", dpi=100)
+fig.savefig(IMAGES / "grid_search.png", dpi=100)

@@ -9,10 +9,11 @@ the M4 test horizon; the table is also written to
     python docs/examples/likelihoods.py
 """
 
-import os
-import tempfile
 from pathlib import Path
 
+IMAGES = Path(__file__).resolve().parents[1] / "images"  # docs/images
+
+# --8<-- [start:example]
 import numpy as np
 import pandas as pd
 from sktime.performance_metrics.forecasting import MeanAbsoluteScaledError
@@ -21,22 +22,10 @@ from sktime.performance_metrics.forecasting.probabilistic import PinballLoss
 from sktime_logsparse import LogSparseTransformerForecaster
 from sktime_logsparse.datasets import HORIZON, SEASONALITY, load_m4_hourly_split
 
-# SKTIME_LOGSPARSE_DOCS_TINY=1 (tests/test_examples.py): tiny models trained for
-# a moment, output to a scratch folder
-TINY = os.environ.get("SKTIME_LOGSPARSE_DOCS_TINY") == "1"
-SMOKE = dict(
-    d_model=8, n_heads=2, n_layers=1, max_epochs=1, windows_per_epoch=32, num_samples=10
-)
-OUT = Path(
-    os.environ.get("SKTIME_LOGSPARSE_DOCS_OUT")
-    or (tempfile.mkdtemp() if TINY else Path(__file__).resolve().parents[1] / "images")
-)
-
-y_train, y_test = load_m4_hourly_split(series=3 if TINY else 20)
+y_train, y_test = load_m4_hourly_split(series=20)
 y_train, y_test = y_train.sort_index(), y_test.sort_index()  # for sktime's metrics
 fh = np.arange(1, HORIZON + 1)
 
-# --8<-- [start:example]
 mase = MeanAbsoluteScaledError(sp=SEASONALITY, multilevel="uniform_average")
 pinball = PinballLoss(alpha=[0.1, 0.5, 0.9])
 rows = {}
@@ -46,15 +35,13 @@ for likelihood in ["gaussian", "student_t", "negative_binomial"]:
         context_length=168,
         dropout=0.0,
         learning_rate=2e-3,
-        lr_schedule="cosine",
         max_epochs=40,
         windows_per_epoch=2048,
         early_stopping_patience=8,
         max_fit_seconds=60,
         random_state=0,
+        trainer_kwargs={"lr_schedule": "cosine"},
     )
-    if TINY:
-        forecaster.set_params(**SMOKE)
     forecaster.fit(y_train, fh=fh)
     band = forecaster.predict_interval(coverage=0.9)["value"][0.9]
     inside = (y_test["value"] >= band["lower"]) & (y_test["value"] <= band["upper"])
@@ -78,4 +65,4 @@ for name, row in table.iterrows():
         f"| `{name}` | {row['MASE']:.3f} | {row['pinball loss']:.1f} | "
         f"{row['90% interval coverage']:.0%} |"
     )
-(OUT / "likelihoods_results.md").write_text("\n".join(lines) + "\n")
+(IMAGES / "likelihoods_results.md").write_text("\n".join(lines) + "\n")

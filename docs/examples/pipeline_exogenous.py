@@ -10,38 +10,23 @@ Prints MASE with and without them and writes
     python docs/examples/pipeline_exogenous.py
 """
 
-import os
-import tempfile
 from pathlib import Path
 
-import matplotlib
-import matplotlib.pyplot as plt
+IMAGES = Path(__file__).resolve().parents[1] / "images"  # docs/images
+
+# --8<-- [start:example]
 import numpy as np
 import pandas as pd
 from sktime.forecasting.compose import ForecastingPipeline
-from sktime.performance_metrics.forecasting import MeanAbsoluteScaledError
 from sktime.transformations.series.fourier import FourierFeatures
 
 from sktime_logsparse import LogSparseTransformerForecaster
-from sktime_logsparse.datasets import HORIZON, SEASONALITY, load_m4_hourly_split
+from sktime_logsparse.datasets import HORIZON, load_m4_hourly_split
 
-# SKTIME_LOGSPARSE_DOCS_TINY=1 (tests/test_examples.py): a tiny model trained for
-# a moment, figures to a scratch folder
-TINY = os.environ.get("SKTIME_LOGSPARSE_DOCS_TINY") == "1"
-SMOKE = dict(
-    d_model=8, n_heads=2, n_layers=1, max_epochs=1, windows_per_epoch=32, num_samples=10
-)
-OUT = Path(
-    os.environ.get("SKTIME_LOGSPARSE_DOCS_OUT")
-    or (tempfile.mkdtemp() if TINY else Path(__file__).resolve().parents[1] / "images")
-)
-matplotlib.use("Agg")  # write files, open no window
-
-y_train, y_test = load_m4_hourly_split(series=3 if TINY else 20)
+y_train, y_test = load_m4_hourly_split(series=20)
 y_train, y_test = y_train.sort_index(), y_test.sort_index()  # for sktime's metrics
 fh = np.arange(1, HORIZON + 1)
 
-# --8<-- [start:example]
 # X must have the rows of y in fit, and the rows of the horizon in predict (here
 # the test hours). The pipeline only needs its index: a placeholder column
 # stands in for real known-in-advance variables (prices, holidays, weather
@@ -53,15 +38,13 @@ forecaster = LogSparseTransformerForecaster(
     context_length=168,
     dropout=0.0,
     learning_rate=2e-3,
-    lr_schedule="cosine",
     max_epochs=40,
     windows_per_epoch=2048,
     early_stopping_patience=8,
     max_fit_seconds=90,
     random_state=0,
+    trainer_kwargs={"lr_schedule": "cosine"},
 )
-if TINY:
-    forecaster.set_params(**SMOKE)
 
 fourier = FourierFeatures(
     sp_list=[24, 168],  # daily and weekly cycles of hourly data
@@ -76,11 +59,17 @@ print(list(fourier.fit_transform(X_train.loc["H1"]).columns))
 # --8<-- [end:example]
 
 # --8<-- [start:compare]
+from sktime.performance_metrics.forecasting import MeanAbsoluteScaledError
+
+from sktime_logsparse.datasets import SEASONALITY
+
 plain = forecaster.clone().fit(y_train, fh=fh)  # calendar features only
 mase = MeanAbsoluteScaledError(sp=SEASONALITY, multilevel="uniform_average")
 print(f"MASE with Fourier X: {mase(y_test, y_pred, y_train=y_train):.3f}")
 print(f"MASE without X:      {mase(y_test, plain.predict(), y_train=y_train):.3f}")
 # --8<-- [end:compare]
+
+import matplotlib.pyplot as plt
 
 # the terms of the horizon, in phase with those of the training range
 features = fourier.fit(X_train.loc["H1"]).transform(X_future.loc["H1"])
@@ -95,4 +84,4 @@ axes[1].set_title("H1: forecasts", fontsize=9, loc="left")
 axes[1].legend(fontsize=8)
 fig.autofmt_xdate()
 fig.tight_layout()
-fig.savefig(OUT / "pipeline_exogenous.png", dpi=100)
+fig.savefig(IMAGES / "pipeline_exogenous.png", dpi=100)

@@ -9,48 +9,32 @@ series with 50% and 90% prediction intervals), ``plot_series_panel.png``
     python docs/examples/plotting.py
 """
 
-import os
-import tempfile
 from pathlib import Path
 
-import matplotlib
-import matplotlib.pyplot as plt
+IMAGES = Path(__file__).resolve().parents[1] / "images"  # docs/images
+
+# --8<-- [start:forecasts]
 import numpy as np
-from sktime.utils.plotting import plot_series
 
 from sktime_logsparse import LogSparseTransformerForecaster
 from sktime_logsparse.datasets import HORIZON, load_m4_hourly_split
 
-# SKTIME_LOGSPARSE_DOCS_TINY=1 (tests/test_examples.py): a tiny model trained for
-# a moment, figures to a scratch folder
-TINY = os.environ.get("SKTIME_LOGSPARSE_DOCS_TINY") == "1"
-SMOKE = dict(
-    d_model=8, n_heads=2, n_layers=1, max_epochs=1, windows_per_epoch=32, num_samples=10
-)
-OUT = Path(
-    os.environ.get("SKTIME_LOGSPARSE_DOCS_OUT")
-    or (tempfile.mkdtemp() if TINY else Path(__file__).resolve().parents[1] / "images")
-)
-matplotlib.use("Agg")  # write files, open no window
-
-y_train, y_test = load_m4_hourly_split(series=4 if TINY else 20)
-y_train, y_test = y_train.sort_index(), y_test.sort_index()  # for sktime's metrics
+y_train, y_test = load_m4_hourly_split(series=20)
+# lexsorted (H1, H10, H11, ...), as sktime's probabilistic metrics need
+y_train, y_test = y_train.sort_index(), y_test.sort_index()
 forecaster = LogSparseTransformerForecaster(
     context_length=168,
     dropout=0.0,
     learning_rate=2e-3,
-    lr_schedule="cosine",
     max_epochs=40,
     windows_per_epoch=2048,
     early_stopping_patience=8,
     max_fit_seconds=120,
     random_state=0,
+    trainer_kwargs={"lr_schedule": "cosine"},
 )
-if TINY:
-    forecaster.set_params(**SMOKE)
 forecaster.fit(y_train, fh=np.arange(1, HORIZON + 1))
 
-# --8<-- [start:forecasts]
 # every output comes from the same 100 sample paths per series (drawn once and
 # kept for the horizon), so they are consistent with each other
 y_pred = forecaster.predict()  # the mean of the paths (point_forecast="median": median)
@@ -63,6 +47,8 @@ print(dist.mean().loc["H1"].head(3).round(1))  # equals y_pred
 # --8<-- [end:forecasts]
 
 # --8<-- [start:plot_series]
+from sktime.utils.plotting import plot_series
+
 sid = "H1"
 fig, ax = plot_series(
     y_train.loc[sid].iloc[-120:],  # the last five days of history
@@ -72,8 +58,28 @@ fig, ax = plot_series(
     pred_interval=interval.loc[sid],  # one band per coverage
     title=f"M4 Hourly {sid}",
 )
-fig.savefig(OUT / "plot_series.png", dpi=90, bbox_inches="tight")
 # --8<-- [end:plot_series]
+fig.savefig(IMAGES / "plot_series.png", dpi=90, bbox_inches="tight")
+
+# --8<-- [start:paths]
+import matplotlib.pyplot as plt
+
+# with marginal=False a draw is a whole path: the paths are joint over time
+paths = forecaster.predict_proba(marginal=False).sample(20)  # (sample, series, hour)
+fig, ax = plt.subplots(figsize=(9, 3))
+for _, path in paths.xs("H1", level=1).groupby(level=0):
+    ax.plot(
+        path.index.get_level_values(-1), path["value"], color="C0", lw=0.6, alpha=0.5
+    )
+ax.plot(
+    y_test.loc["H1"].index, y_test.loc["H1", "value"], "k--", lw=1.5, label="actual"
+)
+ax.set_title("H1: 20 sample paths", fontsize=9, loc="left")
+ax.legend()
+fig.autofmt_xdate()
+fig.tight_layout()
+# --8<-- [end:paths]
+fig.savefig(IMAGES / "sample_paths.png", dpi=100)
 
 # --8<-- [start:panel]
 series = ["H1", "H2", "H3", "H4"]
@@ -94,23 +100,5 @@ for ax, sid in zip(axes.flat, series, strict=True):
     ax.set_ylabel("")
     ax.legend(fontsize=7, loc="upper left")
 fig.tight_layout()
-fig.savefig(OUT / "plot_series_panel.png", dpi=90)
 # --8<-- [end:panel]
-
-# --8<-- [start:paths]
-# with marginal=False a draw is a whole path: the paths are joint over time
-paths = forecaster.predict_proba(marginal=False).sample(20)  # (sample, series, hour)
-fig, ax = plt.subplots(figsize=(9, 3))
-for _, path in paths.xs("H1", level=1).groupby(level=0):
-    ax.plot(
-        path.index.get_level_values(-1), path["value"], color="C0", lw=0.6, alpha=0.5
-    )
-ax.plot(
-    y_test.loc["H1"].index, y_test.loc["H1", "value"], "k--", lw=1.5, label="actual"
-)
-ax.set_title("H1: 20 sample paths", fontsize=9, loc="left")
-ax.legend()
-fig.autofmt_xdate()
-fig.tight_layout()
-fig.savefig(OUT / "sample_paths.png", dpi=100)
-# --8<-- [end:paths]
+fig.savefig(IMAGES / "plot_series_panel.png", dpi=90)

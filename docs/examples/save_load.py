@@ -7,33 +7,24 @@ original did.
     python docs/examples/save_load.py
 """
 
-import os
-import pickle
+# --8<-- [start:fit]
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sktime.base import load
 
 from sktime_logsparse import LogSparseTransformerForecaster
 from sktime_logsparse.datasets import HORIZON, load_m4_hourly_split
 
-# SKTIME_LOGSPARSE_DOCS_TINY=1 (tests/test_examples.py): a tiny model
-TINY = os.environ.get("SKTIME_LOGSPARSE_DOCS_TINY") == "1"
-SMOKE = dict(
-    d_model=8, n_heads=2, n_layers=1, max_epochs=1, windows_per_epoch=32, num_samples=10
-)
-
-y_train, y_test = load_m4_hourly_split(series=3 if TINY else 10)
+y_train, y_test = load_m4_hourly_split(series=10)
 forecaster = LogSparseTransformerForecaster(
     context_length=168, max_epochs=5, windows_per_epoch=1024, random_state=0
 )
-if TINY:
-    forecaster.set_params(**SMOKE)
 forecaster.fit(y_train, fh=np.arange(1, HORIZON + 1))
 y_pred = forecaster.predict()
 folder = Path(tempfile.mkdtemp())
+# --8<-- [end:fit]
 
 # --8<-- [start:safe]
 # a folder of JSON (parameters and fitted state) and safetensors (weights and
@@ -45,6 +36,8 @@ print(sorted(path.name for path in (folder / "safe").iterdir()))
 # --8<-- [end:safe]
 
 # --8<-- [start:sktime]
+from sktime.base import load
+
 # sktime's format: a zip archive of the pickled estimator. save() appends
 # ".zip" to the path; load() takes the path of the zip file
 forecaster.save(folder / "model")
@@ -53,6 +46,8 @@ pd.testing.assert_frame_equal(loaded.predict(), y_pred)
 # --8<-- [end:sktime]
 
 # --8<-- [start:pickle]
+import pickle
+
 # plain pickle works too; weights are stored on the CPU, whatever the device
 with open(folder / "model.pkl", "wb") as file:
     pickle.dump(forecaster, file)
