@@ -54,7 +54,7 @@ def _x(index):
 def _future(f, steps=3):
     frames = {
         inst.key[0]: _x(f.time_axis_.future(inst.index[-1], steps))
-        for inst in f._instances
+        for inst in f._panel.instances
     }
     return pd.concat(frames, names=["instance", "time"])
 
@@ -77,7 +77,7 @@ def _run(params=PARAMS, pretrain=True):
             inst.key[0]: pd.DataFrame(
                 {"y": [5.0, 5.5]}, index=f.time_axis_.future(inst.index[-1], 2)
             )
-            for inst in f._instances
+            for inst in f._panel.instances
         },
         names=["instance", "time"],
     )

@@ -271,7 +271,7 @@ def test_standard_scaling_follows_a_series_whose_level_dwarfs_its_variation():
     pred = f.fit(fit, fh=np.arange(1, 25)).predict().iloc[:, 0].to_numpy()
     # a tenth of the amplitude (mean scaling, same settings: about 1000)
     assert np.abs(pred - truth).mean() < 0.3
-    assert f.model_.scaling == "standard"
+    assert f.model_.layout.scaling == "standard"
     with pytest.raises(ValueError, match="scaling='standard'"):
         LogSparseTransformerForecaster(
             scaling="standard", likelihood="negative_binomial"

@@ -253,6 +253,7 @@ def _gamma(
     return out
 
 
+#: The likelihood classes by name
 LIKELIHOODS = {
     cls.name: cls
     for cls in (GaussianLikelihood, StudentTLikelihood, NegativeBinomialLikelihood)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
+#: The attention pattern kinds of :func:`make_pattern`
 KINDS = ("logsparse", "local", "restart", "local_restart", "full")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch
 
+#: The scalings of :func:`get_scaler` (None: no scaling)
 SCALINGS = ("mean", "standard", None)
 
 
