@@ -16,51 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-#: parameters that stay flat arguments of the forecaster
-FLAT = frozenset(
-    {
-        "context_length",
-        "prediction_length",
-        "d_model",
-        "n_heads",
-        "n_layers",
-        "kernel_size",
-        "attention",
-        "dropout",
-        "likelihood",
-        "scaling",
-        "lags",
-        "max_epochs",
-        "batch_size",
-        "learning_rate",
-        "windows_per_epoch",
-        "early_stopping_patience",
-        "max_fit_seconds",
-        "fine_tune_epochs",
-        "num_samples",
-        "point_forecast",
-        "device",
-        "random_state",
-        "verbose",
-    }
-)
+from sktime_logsparse import LogSparseTransformerForecaster
+from sktime_logsparse._params import MODEL_KWARGS, TRAINER_KWARGS
 
 #: the dict parameters and the keys each one takes (formerly flat parameters)
 GROUPS = {
-    "model_kwargs": frozenset(
-        {"local_window", "sub_len", "linear_ar", "time_features"}
-    ),
-    "trainer_kwargs": frozenset(
-        {
-            "weight_decay",
-            "gradient_clip",
-            "early_stopping_metric",
-            "window_sampling",
-            "lr_schedule",
-            "update_epochs",
-        }
-    ),
+    "model_kwargs": frozenset(MODEL_KWARGS),
+    "trainer_kwargs": frozenset(TRAINER_KWARGS),
 }
+#: parameters that stay flat arguments of the forecaster
+FLAT = frozenset(LogSparseTransformerForecaster.get_param_names()) - set(GROUPS)
 
 #: old flat key -> the dict parameter it now belongs to
 GROUP_OF = {key: group for group, keys in GROUPS.items() for key in keys}

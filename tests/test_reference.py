@@ -20,6 +20,7 @@ import pytest
 import torch
 
 from sktime_logsparse import LogSparseTransformerForecaster
+from sktime_logsparse._params import MODEL_KWARGS, TRAINER_KWARGS
 
 RECORD = Path(__file__).parent / "data" / "reference_forecasts.json"
 
@@ -100,17 +101,7 @@ def future_x(y: pd.DataFrame, steps: int) -> pd.DataFrame:
     return pd.concat(frames, names=["unit", "time"])
 
 
-MOVED = {
-    "model_kwargs": ("local_window", "sub_len", "linear_ar", "time_features"),
-    "trainer_kwargs": (
-        "weight_decay",
-        "gradient_clip",
-        "early_stopping_metric",
-        "window_sampling",
-        "lr_schedule",
-        "update_epochs",
-    ),
-}
+MOVED = {"model_kwargs": MODEL_KWARGS, "trainer_kwargs": TRAINER_KWARGS}
 
 
 def make_forecaster(params: dict) -> LogSparseTransformerForecaster:
