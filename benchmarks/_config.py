@@ -94,3 +94,14 @@ def forecaster_params(*configs: Mapping) -> dict:
             else:
                 merged[key] = value
     return merged
+
+
+def add_forecaster_args(parser, budget: float) -> None:
+    """The forecaster options of ``etth1.py`` and ``m4_hourly.py``.
+
+    ``--config`` (JSON parameters, either spelling, see :func:`normalize`),
+    ``--budget`` (fit seconds, ``budget`` by default) and ``--verbose``.
+    """
+    parser.add_argument("--config", default="{}", help="JSON forecaster overrides")
+    parser.add_argument("--budget", type=float, default=budget, help="fit seconds")
+    parser.add_argument("--verbose", action="store_true")

@@ -11,8 +11,10 @@ script rewrites the page.
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import shlex
@@ -78,9 +80,11 @@ def run_info(script: str, threads: int | None = None) -> dict:
     return info
 
 
-def print_machine(info: dict) -> None:
-    """Print the CPU line of a run (scripts print it before measuring)."""
+def start_run(script: str, threads: int | None = None) -> dict:
+    """:func:`run_info` of a run that starts measuring now; prints its CPU line."""
+    info = run_info(script, threads)
     print(machine_line(info), flush=True)
+    return info
 
 
 def machine_line(result: dict) -> str:
@@ -152,6 +156,85 @@ def markdown_table(head: list, rows: list) -> str:
     return "\n".join(lines)
 
 
+def cell(value, fmt: str) -> str:
+    """``value`` in the format ``fmt``; "–" where it is missing (None or NaN)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return format(value, fmt)
+
+
+def column_table(label: str, columns: list, rows) -> str:
+    """A markdown table: ``(name, values)`` rows, ``(key, title, format)`` columns."""
+    head = [label] + [title for _, title, _ in columns]
+    body = [
+        [name] + [cell(values.get(key), fmt) for key, _, fmt in columns]
+        for name, values in rows
+    ]
+    return markdown_table(head, body)
+
+
+#: title and number format of each column of the M4 Hourly metric tables
+#: (``m4_hourly.py`` and ``m4_hourly_search.py``): one precision per metric
+M4_COLUMNS = {
+    "sMAPE": ("sMAPE", ".2f"),
+    "MASE": ("MASE", ".3f"),
+    "OWA": ("OWA", ".3f"),
+    "MSIS": ("MSIS", ".2f"),
+    "R0.5": ("R0.5", ".4f"),
+    "R0.9": ("R0.9", ".4f"),
+    "coverage80": ("80% coverage", ".3f"),
+    "coverage95": ("95% coverage", ".3f"),
+    "budget_s": ("budget (s)", ".0f"),
+    "epochs": ("epochs", "d"),
+    "fit_s": ("fit (s)", ".0f"),
+    "predict_s": ("predict (s)", ".1f"),
+}
+
+
+def m4_columns(*keys: str) -> list:
+    """``(key, title, format)`` columns of :data:`M4_COLUMNS`, in this order."""
+    return [(key, *M4_COLUMNS[key]) for key in keys]
+
+
+def run_line(result: dict, detail: str = "", note: str = "") -> str:
+    """``CPU: ...<detail>; run on DATE<note>.``: the machine line of a page."""
+    date = f"; run on {result['date']}" if "date" in result else ""
+    return machine_line(result) + detail + date + note + "."
+
+
+def page_head(
+    result: dict,
+    stem: str,
+    *,
+    title: str,
+    protocol: str | None,
+    figure: str,
+    command_intro: str = "Command:",
+    machine: str | None = None,
+) -> list[str]:
+    """The top of a page, as lines: what every page says before its tables.
+
+    The title, the protocol paragraph (none if ``None``), ``command_intro``
+    and the recorded command of the run in a bash block, the machine line
+    (:func:`run_line` unless ``machine`` is given), and the page's figure with
+    the alt text ``figure``.
+    """
+    lines = [f"# {title}", ""]
+    if protocol is not None:
+        lines += [protocol, ""]
+    return lines + [
+        command_intro,
+        "",
+        "```bash",
+        result.get("command", "(not recorded)"),
+        "```",
+        "",
+        run_line(result) if machine is None else machine,
+        "",
+        figure_markdown(stem, figure),
+    ]
+
+
 def render_figure(stem: str) -> None:
     """Redraw the page figure of ``stem`` from its results file (figures.py)."""
     try:
@@ -160,3 +243,72 @@ def render_figure(stem: str) -> None:
         print(f"figure of {stem} not redrawn ({error})", flush=True)
         return
     figures.render(stem)
+
+
+# ------------------------------------------------------------------- CLI --
+
+
+def add_page_args(
+    parser: argparse.ArgumentParser,
+    *,
+    json_of: str | None = None,
+    source: str = "the results file",
+) -> None:
+    """``--markdown`` and ``--from-results``; ``--json`` too with ``json_of``.
+
+    ``json_of`` is the name of the results file of record of a script whose
+    runs write one only with ``--markdown`` or ``--json`` (see
+    :func:`results_file`); ``source`` names the file in ``--from-results``'s
+    help.
+    """
+    parser.add_argument(
+        "--markdown", type=Path, default=None, metavar="PATH", help="write the page"
+    )
+    if json_of is not None:
+        parser.add_argument(
+            "--json",
+            type=Path,
+            default=None,
+            metavar="PATH",
+            help=f"results file (with --markdown: benchmarks/results/{json_of}.json)",
+        )
+    parser.add_argument(
+        "--from-results",
+        action="store_true",
+        help=f"write the --markdown page from {source} (and redraw its figure) "
+        "without running anything",
+    )
+
+
+def results_file(args, name: str) -> Path | None:
+    """``--json``, else with ``--markdown`` the results file of record, else none."""
+    return args.json or (results_path(name) if args.markdown else None)
+
+
+def page_from_results(parser, args, name: str, markdown) -> dict:
+    """``--from-results``: the page from the results file, and its figure.
+
+    The results are read from ``--json`` where the script has it and it is
+    given, else from ``benchmarks/results/<name>.json``; the figure is the one
+    of record. ``markdown(result, name)`` renders the page.
+    """
+    if not args.markdown:
+        parser.error("--from-results needs --markdown")
+    result = read_json(getattr(args, "json", None) or name)
+    write_page(args.markdown, markdown(result, name))
+    render_figure(name)
+    return result
+
+
+def record(args, name: str, result: dict, markdown, path) -> None:
+    """Write the results file ``path`` (if any) and the ``--markdown`` page.
+
+    The figure is redrawn with the page when ``path`` is the results file of
+    record, ``benchmarks/results/<name>.json``.
+    """
+    if path:
+        write_json(path, result)
+    if args.markdown:
+        write_page(args.markdown, markdown(result, name))
+        if path and Path(path) == results_path(name):
+            render_figure(name)

@@ -49,7 +49,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import _report as R  # benchmarks/_report.py
 
@@ -311,29 +310,13 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=METHODS)
     parser.add_argument("--repeats", type=int, default=5, help="max timed steps")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
-    parser.add_argument("--markdown", metavar="PATH", help="write a markdown page")
-    parser.add_argument(
-        "--json",
-        metavar="PATH",
-        help="results file (with --markdown: benchmarks/results/attention.json)",
-    )
-    parser.add_argument(
-        "--from-results",
-        action="store_true",
-        help="write the --markdown page from the results file, measuring nothing",
-    )
+    R.add_page_args(parser, json_of=NAME)
     args = parser.parse_args()
-    json_path = args.json or (R.results_path(NAME) if args.markdown else None)
     if args.from_results:
-        if not args.markdown:
-            parser.error("--from-results needs --markdown")
-        result = R.read_json(args.json or NAME)
-        R.write_page(args.markdown, markdown(result))
-        R.render_figure(NAME)
+        R.page_from_results(parser, args, NAME, markdown)
         return
 
-    info = R.run_info("attention.py", threads=args.threads)
-    R.print_machine(info)
+    info = R.start_run("attention.py", threads=args.threads)
     start, other = time.perf_counter(), cpu_seconds()
     print(f"B={B} H={H} D={D} float32, {args.threads} threads")
     fmt = "{:>6}  {:<7} {:>9} {:>5} {:>9} {:>9}"
@@ -368,12 +351,7 @@ def main() -> None:
     for row in tables(result)[1]:
         print("{:>6}  {:>17} {:>18} {:>17}".format(*row))
     print(f"\nwhole run: {noise(result)}")
-    if json_path:
-        R.write_json(json_path, result)
-    if args.markdown:
-        R.write_page(args.markdown, markdown(result))
-        if Path(json_path) == R.results_path(NAME):
-            R.render_figure(NAME)
+    R.record(args, NAME, result, markdown, R.results_file(args, NAME))
 
 
 if __name__ == "__main__":

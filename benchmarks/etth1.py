@@ -40,15 +40,13 @@ import json
 import os
 import time
 import warnings
-from pathlib import Path
 
 import _report as R  # benchmarks/_report.py
 import numpy as np
 import pandas as pd
-from _config import forecaster_params  # benchmarks/_config.py
+from _config import add_forecaster_args, forecaster_params  # benchmarks/_config.py
 
-HERE = Path(__file__).resolve().parent
-DATA = HERE.parent.parent / "shared" / "data" / "ett" / "ETTh1.csv"
+DATA = R.ROOT.parent / "shared" / "data" / "ett" / "ETTh1.csv"
 TRAIN, VALID, TEST = 8640, 11520, 14400
 HORIZONS = (24, 48, 168)
 
@@ -119,9 +117,7 @@ def markdown(result: dict, stem: str) -> str:
     ]
     t = result["timings"]
     budget = result.get("budget_s")
-    lines = [
-        "# ETTh1 (univariate, target OT)",
-        "",
+    protocol = (
         "Informer's univariate protocol (Zhou et al., 2021): train rows "
         "[0, 8640), validation [8640, 11520), test [11520, 14400), a "
         "StandardScaler fitted on the training rows; one forecast of 168 steps "
@@ -131,19 +127,15 @@ def markdown(result: dict, stem: str) -> str:
         f"is the mean of {result['config'].get('num_samples', 100)} sample "
         "paths; the model is fitted once on the training rows and later rows "
         "reach it only as context. The published rows are Table 1 of Zhou et "
-        "al. (2021).",
-        "",
-        "Command:",
-        "",
-        "```bash",
-        result.get("command", "(not recorded)"),
-        "```",
-        "",
-        R.machine_line(result)
-        + (f"; run on {result['date']}" if "date" in result else "")
-        + ".",
-        "",
-        R.figure_markdown(stem, "ETTh1 MSE and MAE per horizon"),
+        "al. (2021)."
+    )
+    lines = R.page_head(
+        result,
+        stem,
+        title="ETTh1 (univariate, target OT)",
+        protocol=protocol,
+        figure="ETTh1 MSE and MAE per horizon",
+    ) + [
         "",
         "## Results",
         "",
@@ -170,37 +162,23 @@ def main(argv=None) -> dict:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stride", type=int, default=24)
-    parser.add_argument("--budget", type=float, default=600.0, help="fit seconds")
     parser.add_argument(
         "--split",
         choices=["test", "validation"],
         default="test",
         help="forecast origins over the test rows, or the validation rows",
     )
-    parser.add_argument("--config", default="{}", help="JSON forecaster overrides")
-    parser.add_argument("--markdown", type=Path, default=None)
-    parser.add_argument(
-        "--from-results",
-        action="store_true",
-        help="write the --markdown page from the results file (and redraw its "
-        "figure) without running anything",
-    )
-    parser.add_argument("--verbose", action="store_true")
+    add_forecaster_args(parser, budget=600.0)
+    R.add_page_args(parser)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=FutureWarning)
     name = "etth1" if args.split == "test" else "etth1_validation"
     if args.from_results:
-        if not args.markdown:
-            parser.error("--from-results needs --markdown")
-        result = R.read_json(name)
-        R.write_page(args.markdown, markdown(result, name))
-        R.render_figure(name)
-        return result
+        return R.page_from_results(parser, args, name, markdown)
 
     import torch
 
-    info = R.run_info("etth1.py", threads=torch.get_num_threads())
-    R.print_machine(info)
+    info = R.start_run("etth1.py", threads=torch.get_num_threads())
     y = load()
     start, end = (VALID, TEST) if args.split == "test" else (TRAIN, VALID)
     origins = list(range(start, end - min(HORIZONS) + 1, args.stride))
@@ -239,10 +217,7 @@ def main(argv=None) -> dict:
     }
     for name, rows in result["models"].items():
         print(name, json.dumps(rows))
-    R.write_json(R.results_path(name), result)
-    if args.markdown:
-        R.write_page(args.markdown, markdown(result, name))
-        R.render_figure(name)
+    R.record(args, name, result, markdown, R.results_path(name))
     return result
 
 

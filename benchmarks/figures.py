@@ -21,15 +21,14 @@ import json
 import textwrap
 from pathlib import Path
 
+import _report as R  # benchmarks/_report.py
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no window
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
-OUT = HERE.parent / "docs" / "images" / "benchmarks"
+OUT = R.ROOT / "docs" / "images" / "benchmarks"
 
 OURS = "LogSparse Transformer"
 C_OURS, C_BASE, C_PUBLISHED = "#3b5fc0", "#9a9a9a", "#e0a040"
@@ -39,11 +38,6 @@ METHOD_STYLE = {
     "sdpa": ("full causal attention (torch SDPA)", "#909090", "^"),
 }
 LOWER_IS_BETTER = "lower is better"
-
-
-def load(stem: str) -> dict:
-    """The results file ``benchmarks/results/<stem>.json``."""
-    return json.loads((RESULTS / f"{stem}.json").read_text())
 
 
 def footer(fig, result: dict) -> None:
@@ -77,7 +71,28 @@ def hbars(ax, labels, values, colors, fmt, title, hatches=None):
     ax.set_xlim(0, top * 1.22)
     ax.set_title(title, fontsize=9.5)
     ax.tick_params(axis="x", labelsize=8)
-    ax.grid(axis="x", alpha=0.3)
+    grid(ax, "x")
+
+
+def paired_hbars(ax, models: dict, pairs, fmt: str, title: str) -> None:
+    """Two thin bars per model, one per ``(offset, key, alpha)`` of ``pairs``."""
+    names = list(models)
+    y = np.arange(len(names))[::-1]
+    colors = [C_OURS if n == OURS else C_BASE for n in names]
+    for offset, key, alpha in pairs:
+        values = [models[n][key] for n in names]
+        ax.barh(y + offset, values, height=0.34, color=colors, alpha=alpha, label=key)
+        for yi, v in zip(y, values, strict=True):
+            ax.text(v, yi + offset, f" {v:{fmt}}", va="center", fontsize=7)
+    ax.set_yticks(y, names, fontsize=8)
+    ax.set_title(title, fontsize=9.5)
+    ax.tick_params(axis="x", labelsize=8)
+    grid(ax, "x")
+
+
+def grid(ax, axis: str) -> None:
+    """Light grid lines along ``axis``, behind the bars."""
+    ax.grid(axis=axis, alpha=0.3)
     ax.set_axisbelow(True)
 
 
@@ -195,48 +210,29 @@ def m4_hourly(result: dict, path: Path) -> None:
 
 def rho_panel(ax, models: dict) -> None:
     """Pooled rho-risk R0.5 and R0.9 per model, grouped."""
-    names = list(models)
-    y = np.arange(len(names))[::-1]
-    for offset, key, alpha in ((0.18, "R0.5", 1.0), (-0.18, "R0.9", 0.55)):
-        values = [models[n][key] for n in names]
-        colors = [C_OURS if n == OURS else C_BASE for n in names]
-        ax.barh(y + offset, values, height=0.34, color=colors, alpha=alpha, label=key)
-        for yi, v in zip(y, values, strict=True):
-            ax.text(v, yi + offset, f" {v:.3f}", va="center", fontsize=7)
-    ax.set_yticks(y, names, fontsize=8)
+    paired_hbars(
+        ax,
+        models,
+        ((0.18, "R0.5", 1.0), (-0.18, "R0.9", 0.55)),
+        ".3f",
+        f"pooled rho-risk ({LOWER_IS_BETTER})\ndark: R0.5, light: R0.9",
+    )
     top = max(max(m["R0.5"], m["R0.9"]) for m in models.values())
     ax.set_xlim(0, top * 1.3)
-    ax.set_title(
-        f"pooled rho-risk ({LOWER_IS_BETTER})\ndark: R0.5, light: R0.9", fontsize=9.5
-    )
-    ax.tick_params(axis="x", labelsize=8)
-    ax.grid(axis="x", alpha=0.3)
-    ax.set_axisbelow(True)
 
 
 def coverage_panel(ax, models: dict) -> None:
     """Coverage of the 80% and 95% intervals against their nominal level."""
-    names = list(models)
-    y = np.arange(len(names))[::-1]
-    for offset, key, nominal, alpha in (
-        (0.18, "coverage80", 0.8, 0.55),
-        (-0.18, "coverage95", 0.95, 1.0),
-    ):
-        values = [models[n][key] for n in names]
-        colors = [C_OURS if n == OURS else C_BASE for n in names]
-        ax.barh(y + offset, values, height=0.34, color=colors, alpha=alpha)
-        for yi, v in zip(y, values, strict=True):
-            ax.text(v, yi + offset, f" {v:.2f}", va="center", fontsize=7)
-        ax.axvline(nominal, color="black", lw=0.8, ls="--")
-    ax.set_yticks(y, names, fontsize=8)
-    ax.set_xlim(0.5, 1.05)
-    ax.set_title(
+    paired_hbars(
+        ax,
+        models,
+        ((0.18, "coverage80", 0.55), (-0.18, "coverage95", 1.0)),
+        ".2f",
         "interval coverage (dashed: nominal)\nlight: 80% interval, dark: 95%",
-        fontsize=9.5,
     )
-    ax.tick_params(axis="x", labelsize=8)
-    ax.grid(axis="x", alpha=0.3)
-    ax.set_axisbelow(True)
+    for nominal in (0.8, 0.95):
+        ax.axvline(nominal, color="black", lw=0.8, ls="--")
+    ax.set_xlim(0.5, 1.05)
 
 
 def etth1(result: dict, path: Path) -> None:
@@ -279,8 +275,7 @@ def etth1(result: dict, path: Path) -> None:
         ax.set_ylabel(f"{metric} (standardised OT)")
         ax.set_title(f"{metric} ({LOWER_IS_BETTER})", fontsize=10)
         ax.set_ylim(0, ax.get_ylim()[1] * 1.15)
-        ax.grid(axis="y", alpha=0.3)
-        ax.set_axisbelow(True)
+        grid(ax, "y")
     axes[0].legend(fontsize=7.5, loc="upper left")
     fig.suptitle(
         f"ETTh1 univariate (OT), {result['split']} rows, "
@@ -321,8 +316,7 @@ def training(result: dict, path: Path) -> None:
         fontsize=10,
     )
     ax.legend(fontsize=8, loc="upper right")
-    ax.grid(axis="y", alpha=0.3)
-    ax.set_axisbelow(True)
+    grid(ax, "y")
     finish(fig, result, path)
 
 
@@ -368,8 +362,7 @@ def sampling(result: dict, path: Path) -> None:
     )
     ax_b.legend(fontsize=7.5, loc="upper left")
     for ax in (ax_a, ax_b):
-        ax.grid(axis="y", alpha=0.3)
-        ax.set_axisbelow(True)
+        grid(ax, "y")
     finish(fig, result, path)
 
 
@@ -484,7 +477,7 @@ def render(stem: str, out: Path = OUT) -> Path | None:
     if plot is None:
         print(f"{stem}: no page figure, skipped", flush=True)
         return None
-    result = {**load(stem), "_stem": stem}
+    result = {**R.read_json(stem), "_stem": stem}
     path = Path(out) / f"{stem}.png"
     plot(result, path)
     return path
@@ -497,9 +490,9 @@ def main(argv=None) -> None:
     )
     parser.add_argument("--out", type=Path, default=OUT, help="output folder")
     args = parser.parse_args(argv)
-    stems = args.stems or sorted(p.stem for p in RESULTS.glob("*.json"))
+    stems = args.stems or sorted(p.stem for p in R.RESULTS.glob("*.json"))
     for stem in stems:
-        if not (RESULTS / f"{stem}.json").is_file():
+        if not R.results_path(stem).is_file():
             parser.error(f"no results file benchmarks/results/{stem}.json")
         render(stem, args.out)
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import time
@@ -45,11 +44,9 @@ import _report as R  # benchmarks/_report.py
 import metrics as M  # benchmarks/metrics.py
 import numpy as np
 import pandas as pd
-from _config import forecaster_params  # benchmarks/_config.py
+from _config import add_forecaster_args, forecaster_params  # benchmarks/_config.py
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-DATA = ROOT.parent / "shared" / "data" / "m4_hourly"
+DATA = R.ROOT.parent / "shared" / "data" / "m4_hourly"
 SEASON, HORIZON = 24, 48
 
 # The final configuration (chosen on the validation split, see
@@ -221,22 +218,18 @@ def fan_chart(forecaster, train, test, path: Path, ids=("H1", "H105", "H300")):
         truth, qs = test.loc[sid].iloc[:, 0], q.loc[sid]
         ax.plot(hist.index, hist.to_numpy(), color="black", lw=1)
         ax.plot(truth.index, truth.to_numpy(), "k--", lw=1, label="actual")
-        ax.fill_between(
-            qs.index,
-            qs[(var, 0.05)],
-            qs[(var, 0.95)],
-            alpha=0.2,
-            color="C0",
-            label="90%",
-        )
-        ax.fill_between(
-            qs.index,
-            qs[(var, 0.1)],
-            qs[(var, 0.9)],
-            alpha=0.35,
-            color="C0",
-            label="80%",
-        )
+        for lower, upper, alpha, label in (
+            (0.05, 0.95, 0.2, "90%"),
+            (0.1, 0.9, 0.35, "80%"),
+        ):
+            ax.fill_between(
+                qs.index,
+                qs[(var, lower)],
+                qs[(var, upper)],
+                alpha=alpha,
+                color="C0",
+                label=label,
+            )
         ax.plot(qs.index, qs[(var, 0.5)], color="C0", lw=1.5, label="median")
         ax.set_title(f"M4 Hourly {sid}", fontsize=9)
     np.atleast_1d(axes)[0].legend(loc="upper left", fontsize=7, ncol=4)
@@ -246,32 +239,10 @@ def fan_chart(forecaster, train, test, path: Path, ids=("H1", "H105", "H300")):
     plt.close(fig)
 
 
-ACCURACY = [
-    ("sMAPE", "sMAPE", ".2f"),
-    ("MASE", "MASE", ".3f"),
-    ("OWA", "OWA", ".3f"),
-    ("MSIS", "MSIS", ".2f"),
-    ("R0.5", "R0.5", ".4f"),
-    ("R0.9", "R0.9", ".4f"),
-]
-CALIBRATION = [
-    ("coverage80", "80% coverage", ".3f"),
-    ("coverage95", "95% coverage", ".3f"),
-    ("fit_s", "fit (s)", ".0f"),
-    ("predict_s", "predict (s)", ".1f"),
-]
-OFFICIAL_COLUMNS = [
-    ("sMAPE", "sMAPE", ".3f"),
-    ("MASE", "MASE", ".3f"),
-    ("OWA", "OWA", ".3f"),
-    ("MSIS", "MSIS", ".3f"),
-]
-
-
-def _cell(value, fmt: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return format(value, fmt)
+ACCURACY = R.m4_columns("sMAPE", "MASE", "OWA", "MSIS", "R0.5", "R0.9")
+CALIBRATION = R.m4_columns("coverage80", "coverage95", "fit_s", "predict_s")
+# the official table's figures, all to three decimals as published
+OFFICIAL_COLUMNS = [(key, key, ".3f") for key in ("sMAPE", "MASE", "OWA", "MSIS")]
 
 
 def display_name(name: str) -> str:
@@ -290,12 +261,9 @@ def display_name(name: str) -> str:
 
 def metric_table(rows: dict, columns: list, label: str = "model") -> str:
     """A markdown table of ``rows`` (name -> metrics) in ``columns``."""
-    head = [label] + [title for _, title, _ in columns]
-    body = [
-        [display_name(name)] + [_cell(row.get(key), fmt) for key, _, fmt in columns]
-        for name, row in rows.items()
-    ]
-    return R.markdown_table(head, body)
+    return R.column_table(
+        label, columns, [(display_name(name), row) for name, row in rows.items()]
+    )
 
 
 def ablation_group(result: dict) -> str | None:
@@ -314,10 +282,10 @@ def markdown(result: dict, stem: str) -> str:
     split = result["split"]
     config = result["config"]
     if group:
-        title = f"# M4 Hourly ablation: {group.replace('_', ' ')} ({split} split)"
+        title = f"M4 Hourly ablation: {group.replace('_', ' ')} ({split} split)"
         label = "setting"
     else:
-        title = f"# M4 Hourly ({split} split)"
+        title = f"M4 Hourly ({split} split)"
         label = "model"
     protocol = (
         f"{result['n_series']} hourly series of the M4 competition, horizon "
@@ -338,22 +306,13 @@ def markdown(result: dict, stem: str) -> str:
     training = f"Training budget {budget:.0f} s" if budget else "No training budget"
     if "epochs" in result:
         training += f"; the run trained {result['epochs']} epochs"
-    lines = [
-        title,
-        "",
-        protocol,
-        "",
-        "Command:",
-        "",
-        "```bash",
-        result.get("command", "(not recorded)"),
-        "```",
-        "",
-        R.machine_line(result)
-        + (f"; run on {result['date']}" if "date" in result else "")
-        + ".",
-        "",
-        R.figure_markdown(stem, f"M4 Hourly metrics of each {label}"),
+    lines = R.page_head(
+        result,
+        stem,
+        title=title,
+        protocol=protocol,
+        figure=f"M4 Hourly metrics of each {label}",
+    ) + [
         "",
         "## Accuracy",
         "",
@@ -404,8 +363,7 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=["test", "validation"], default="test")
     parser.add_argument("--series", type=int, default=None, help="first N series")
-    parser.add_argument("--config", default="{}", help="JSON forecaster overrides")
-    parser.add_argument("--budget", type=float, default=1140.0, help="fit seconds")
+    add_forecaster_args(parser, budget=1140.0)
     parser.add_argument("--baselines", default="naive,theta,ets")
     parser.add_argument("--ablation", action="store_true")
     parser.add_argument(
@@ -415,15 +373,8 @@ def main(argv=None) -> dict:
         help="with --ablation: only this group (run groups in parallel)",
     )
     parser.add_argument("--name", default=None, help="benchmarks/results/<name>.json")
-    parser.add_argument("--markdown", type=Path, default=None)
     parser.add_argument("--figure", type=Path, default=None, help="fan chart PNG")
-    parser.add_argument(
-        "--from-results",
-        action="store_true",
-        help="write the --markdown page from benchmarks/results/<name>.json "
-        "(and redraw its figure) without running anything",
-    )
-    parser.add_argument("--verbose", action="store_true")
+    R.add_page_args(parser, source="benchmarks/results/<name>.json")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=UserWarning)
@@ -434,17 +385,11 @@ def main(argv=None) -> dict:
         suffix = f"_{args.group}" if args.group else ""
         name = args.name or f"m4_hourly_ablations{suffix}"
     if args.from_results:
-        if not args.markdown:
-            parser.error("--from-results needs --markdown")
-        result = R.read_json(name)
-        R.write_page(args.markdown, markdown(result, name))
-        R.render_figure(name)
-        return result
+        return R.page_from_results(parser, args, name, markdown)
 
     import torch
 
-    info = R.run_info("m4_hourly.py", threads=torch.get_num_threads())
-    R.print_machine(info)
+    info = R.start_run("m4_hourly.py", threads=torch.get_num_threads())
     train, test = load(split, args.series)
     config = json.loads(args.config)
     forecaster_params(config)  # fail on a bad key before loading anything else
@@ -483,10 +428,7 @@ def main(argv=None) -> dict:
     if official is not None:
         print(official.to_string())
         result["official"] = official.to_dict(orient="index")
-    R.write_json(R.results_path(name), result)
-    if args.markdown:
-        R.write_page(args.markdown, markdown(result, name))
-        R.render_figure(name)
+    R.record(args, name, result, markdown, R.results_path(name))
     return result
 
 

@@ -23,30 +23,15 @@ import _report as R  # benchmarks/_report.py
 
 NAME = "m4_hourly_search"
 
-ACCURACY = [
-    ("sMAPE", "sMAPE", ".2f"),
-    ("MASE", "MASE", ".3f"),
-    ("MSIS", "MSIS", ".2f"),
-    ("R0.5", "R0.5", ".4f"),
-    ("R0.9", "R0.9", ".4f"),
-]
-RUNS = [
-    ("budget_s", "budget (s)", ".0f"),
-    ("epochs", "epochs", "d"),
-    ("fit_s", "fit (s)", ".0f"),
-    ("coverage80", "80% coverage", ".3f"),
-    ("coverage95", "95% coverage", ".3f"),
-]
+ACCURACY = R.m4_columns("sMAPE", "MASE", "MSIS", "R0.5", "R0.9")
+RUNS = R.m4_columns("budget_s", "epochs", "fit_s", "coverage80", "coverage95")
 
 
 def table(runs: dict, columns: list) -> str:
     """One row per run (its setting), the given metric columns."""
-    head = ["setting"] + [title for _, title, _ in columns]
-    rows = [
-        [run["setting"]] + [format(run[key], fmt) for key, _, fmt in columns]
-        for run in runs.values()
-    ]
-    return R.markdown_table(head, rows)
+    return R.column_table(
+        "setting", columns, [(r["setting"], r) for r in runs.values()]
+    )
 
 
 def run_command(template: str, run: dict) -> str:
@@ -65,29 +50,25 @@ def markdown(result: dict, stem: str = NAME) -> str:
         f"* {run['setting']}:\n\n  ```bash\n  {run_command(template, run)}\n  ```"
         for run in runs.values()
     ]
-    lines = [
-        "# M4 Hourly: the hyperparameter search (validation split)",
-        "",
+    protocol = (
         "Every setting of the [benchmark of record](m4_hourly.md) was chosen "
         "here, on a validation split carved from the training series only: the "
         f"last 48 points of each of the {result['n_series']} training series "
         "are held out and forecast from the rest, and the M4 metrics are "
         "computed as on the test split (lower is better). The test split was "
-        "not used to choose anything on this page.",
-        "",
-        "Each run is one call of the benchmark on the validation split, with "
-        "the base configuration of `benchmarks/m4_hourly.py` (`CONFIG`) and the "
-        "overrides of its setting (listed below):",
-        "",
-        "```bash",
-        template,
-        "```",
-        "",
-        R.machine_line(result)
-        + (f"; run on {result['date']}" if "date" in result else "")
-        + f" ({result['machine']}).",
-        "",
-        R.figure_markdown(stem, "Validation sMAPE, MASE and MSIS per setting"),
+        "not used to choose anything on this page."
+    )
+    lines = R.page_head(
+        result,
+        stem,
+        title="M4 Hourly: the hyperparameter search (validation split)",
+        protocol=protocol,
+        figure="Validation sMAPE, MASE and MSIS per setting",
+        command_intro="Each run is one call of the benchmark on the validation "
+        "split, with the base configuration of `benchmarks/m4_hourly.py` "
+        "(`CONFIG`) and the overrides of its setting (listed below):",
+        machine=R.run_line(result, note=f" ({result['machine']})"),
+    ) + [
         "",
         "## Accuracy",
         "",

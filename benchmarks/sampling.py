@@ -250,24 +250,21 @@ def provenance(part: dict, result: dict) -> str:
 def markdown(result: dict, stem: str = NAME) -> str:
     """The generated part of the page (hand-written notes are kept apart)."""
     versions = ", ".join(f"{k} {v}" for k, v in result.get("versions", {}).items())
-    parts = [
-        "# Sampling benchmark: cached decoding, and predicting M4 Hourly",
-        "",
-        "Produced by `benchmarks/sampling.py` (its docstring has the details) with",
-        "",
-        "```bash",
-        result.get("command", "(not recorded)"),
-        "```",
-        "",
-        f"{R.machine_line(result)}; Python {result.get('python', '?')}, "
+    parts = R.page_head(
+        result,
+        stem,
+        title="Sampling benchmark: cached decoding, and predicting M4 Hourly",
+        protocol=None,
+        figure="Cached sampler against re-encoding; predict time",
+        command_intro="Produced by `benchmarks/sampling.py` (its docstring has the "
+        "details) with",
+        machine=f"{R.machine_line(result)}; Python {result.get('python', '?')}, "
         f"{versions}; run on {result.get('date', '?')}, "
         f"{result['elapsed_s']:.0f} s in all. The times are wall-clock seconds "
         "(lower is better); since other jobs may share the machine, the "
         "1-minute load average before and after each measurement is given: a "
         "load above the number of cores means other processes wanted them too.",
-        "",
-        R.figure_markdown(stem, "Cached sampler against re-encoding; predict time"),
-    ]
+    )
     a, b = result.get("a"), result.get("b")
     if a is not None:
         net = a["network"]
@@ -333,30 +330,15 @@ def main() -> None:
     parser.add_argument("--m4-series", type=int, default=None, help="(b): all")
     parser.add_argument("--windows", type=int, default=256, help="(b) fit windows")
     parser.add_argument("--skip", choices=["a", "b"], help="skip one part")
-    parser.add_argument("--markdown", metavar="PATH", help="write a markdown page")
-    parser.add_argument(
-        "--json",
-        metavar="PATH",
-        help="results file (with --markdown: benchmarks/results/sampling.json)",
-    )
-    parser.add_argument(
-        "--from-results",
-        action="store_true",
-        help="write the --markdown page from the results file, measuring nothing",
-    )
+    R.add_page_args(parser, json_of=NAME)
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=FutureWarning)
-    json_path = args.json or (R.results_path(NAME) if args.markdown else None)
     if args.from_results:
-        if not args.markdown:
-            parser.error("--from-results needs --markdown")
-        result = R.read_json(args.json or NAME)
-        R.write_page(args.markdown, markdown(result))
-        R.render_figure(NAME)
+        R.page_from_results(parser, args, NAME, markdown)
         return
 
-    info = R.run_info("sampling.py")
-    R.print_machine(info)
+    json_path = R.results_file(args, NAME)
+    info = R.start_run("sampling.py")
     stamp = {"command": info["command"], "date": info["date"]}
     start = time.perf_counter()
     a = b = None
@@ -374,12 +356,7 @@ def main() -> None:
         kept = R.read_json(json_path).get(args.skip)
         result[args.skip] = kept
     result = {k: v for k, v in result.items() if v is not None}
-    if json_path:
-        R.write_json(json_path, result)
-    if args.markdown:
-        R.write_page(args.markdown, markdown(result))
-        if Path(json_path) == R.results_path(NAME):
-            R.render_figure(NAME)
+    R.record(args, NAME, result, markdown, json_path)
 
 
 if __name__ == "__main__":

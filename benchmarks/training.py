@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import _report as R  # benchmarks/_report.py
 import torch
@@ -94,9 +93,7 @@ def markdown(result: dict, stem: str = NAME) -> str:
         "full (windows/s)",
         "LogSparse / full",
     ]
-    lines = [
-        "# Training throughput: LogSparse against full attention",
-        "",
+    protocol = (
         "Windows per second of complete training steps (forward, Gaussian NLL, "
         "backward, gradient clipping, Adam) of the network at the forecaster's "
         f"default width and depth (d_model {net['d_model']}, {net['n_heads']} "
@@ -106,20 +103,19 @@ def markdown(result: dict, stem: str = NAME) -> str:
         "LogSparse attention against full causal attention (torch SDPA), the "
         f"two alternating, best of {result['repeats']} steps each. Dropout 0.1 "
         "is the default; 0.0 is shown too because SDPA with dropout is slow on "
-        "a CPU. Higher is better.",
-        "",
-        "Command:",
-        "",
-        "```bash",
-        result.get("command", "(not recorded)"),
-        "```",
-        "",
-        R.machine_line(result)
-        + (f"; torch {result['versions']['torch']}" if "versions" in result else "")
-        + (f"; run on {result['date']}" if "date" in result else "")
-        + ".",
-        "",
-        R.figure_markdown(stem, "Training windows per second, LogSparse and full"),
+        "a CPU. Higher is better."
+    )
+    torch_version = (
+        f"; torch {result['versions']['torch']}" if "versions" in result else ""
+    )
+    lines = R.page_head(
+        result,
+        stem,
+        title="Training throughput: LogSparse against full attention",
+        protocol=protocol,
+        figure="Training windows per second, LogSparse and full",
+        machine=R.run_line(result, detail=torch_version),
+    ) + [
         "",
         "## Results",
         "",
@@ -133,29 +129,12 @@ def main(argv=None) -> None:
     parser.add_argument("--lengths", default="512,2048")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--markdown", type=Path, default=None)
-    parser.add_argument(
-        "--json",
-        type=Path,
-        default=None,
-        help="results file (with --markdown: benchmarks/results/training.json)",
-    )
-    parser.add_argument(
-        "--from-results",
-        action="store_true",
-        help="write the --markdown page from the results file, measuring nothing",
-    )
+    R.add_page_args(parser, json_of=NAME)
     args = parser.parse_args(argv)
-    json_path = args.json or (R.results_path(NAME) if args.markdown else None)
     if args.from_results:
-        if not args.markdown:
-            parser.error("--from-results needs --markdown")
-        result = R.read_json(args.json or NAME)
-        R.write_page(args.markdown, markdown(result))
-        R.render_figure(NAME)
+        R.page_from_results(parser, args, NAME, markdown)
         return
-    info = R.run_info("training.py", threads=torch.get_num_threads())
-    R.print_machine(info)
+    info = R.start_run("training.py", threads=torch.get_num_threads())
     rows = []
     for length in map(int, args.lengths.split(",")):
         for dropout in (0.1, 0.0):
@@ -190,12 +169,7 @@ def main(argv=None) -> None:
         "dtype": "float32",
         "rows": rows,
     }
-    if json_path:
-        R.write_json(json_path, result)
-    if args.markdown:
-        R.write_page(args.markdown, markdown(result))
-        if json_path == R.results_path(NAME):
-            R.render_figure(NAME)
+    R.record(args, NAME, result, markdown, R.results_file(args, NAME))
 
 
 if __name__ == "__main__":
