@@ -215,8 +215,8 @@ def main(argv=None) -> dict:
             for name, rows in PUBLISHED.items()
         },
     }
-    for name, rows in result["models"].items():
-        print(name, json.dumps(rows))
+    for model, rows in result["models"].items():
+        print(model, json.dumps(rows))
     R.record(args, name, result, markdown, R.results_path(name))
     return result
 

@@ -410,8 +410,8 @@ def main(argv=None) -> dict:
                 f = make_forecaster(
                     forecaster_params(config, setting), args.budget, args.verbose
                 )
-                name = f"{group}: " + json.dumps(setting)
-                result["models"][name] = run_model(name, f, train, test)
+                model = f"{group}: " + json.dumps(setting)
+                result["models"][model] = run_model(model, f, train, test)
     else:
         f = make_forecaster(config, args.budget, args.verbose)
         result["models"]["LogSparse Transformer"] = run_model(
@@ -422,8 +422,8 @@ def main(argv=None) -> dict:
             fan_chart(f, train, test, args.figure)
             result["fan_chart"] = args.figure.as_posix()
         names = [n for n in args.baselines.split(",") if n]
-        for name, make in baselines(names).items():
-            result["models"][name] = run_model(name, make(), train, test)
+        for model, make in baselines(names).items():
+            result["models"][model] = run_model(model, make(), train, test)
     official = official_rows() if split == "test" else None
     if official is not None:
         print(official.to_string())
