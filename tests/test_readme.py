@@ -17,7 +17,9 @@ def quickstart_code() -> str:
     return re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
 
 
-@pytest.mark.filterwarnings("ignore::FutureWarning")  # sktime's remember_data notice
+@pytest.mark.filterwarnings(  # sktime's remember_data notice, only
+    "ignore:The default of config ``remember_data``:FutureWarning"
+)
 def test_readme_quickstart_runs_as_written():
     code = quickstart_code()
     assert "LogSparseTransformerForecaster" in code
