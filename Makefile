@@ -36,8 +36,10 @@ format: venv
 test: lint
 	$(BIN)/python -m pytest -q
 
+# the fan chart goes to $(DEMO_OUT)/fan_chart.png (git-ignored)
+DEMO_OUT ?= demo-output
 demo: venv
-	$(BIN)/python -m sktime_logsparse.demo
+	$(BIN)/python -m sktime_logsparse.demo --out "$(DEMO_OUT)"
 
 bench-attention: venv
 	$(BIN)/python benchmarks/attention.py

@@ -3,7 +3,9 @@
 Trains one global LogSparse Transformer on a subset of the M4 Hourly series
 shipped with the package, forecasts the 48-hour M4 test horizon with 100
 sample paths, and prints MASE and pinball loss beside sktime's seasonal naive
-on the same series. Saves a fan chart of a few series.
+on the same series. Saves a fan chart of a few series as ``fan_chart.png`` in
+the folder given by ``--out`` (default ``demo-output/`` under the current
+directory, created if needed).
 """
 
 from __future__ import annotations
@@ -72,7 +74,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=60, help="first N M4 series")
     parser.add_argument("--max-fit-seconds", type=float, default=170)
-    parser.add_argument("--out", type=Path, default=Path("demo_fan_chart.png"))
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("demo-output"),
+        metavar="DIR",
+        help="folder for the fan chart (created if needed; default: %(default)s)",
+    )
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -113,8 +121,10 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"M4 Hourly, first {args.series} series, horizon {HORIZON}")
     print(f"fit {t1 - t0:.1f} s ({epochs} epochs), predict {t2 - t1:.1f} s")
     print(table.round(4).to_string())
-    fan_chart(y_train, y_test, quantiles, args.out)
-    print(f"fan chart: {args.out}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    chart = args.out / "fan_chart.png"
+    fan_chart(y_train, y_test, quantiles, chart)
+    print(f"fan chart: {chart}")
     return rows
 
 

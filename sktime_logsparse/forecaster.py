@@ -179,6 +179,11 @@ class LogSparseTransformerForecaster(BaseForecaster):
         "requires-fh-in-fit": False,
         "X-y-must-have-same-index": True,
     }
+    # sktime's copy of the data (_y, _X) is not kept: the forecaster keeps its
+    # series itself (FittedPanel), and its native _update extends them
+    _config = {"remember_data": False}
+    _y = None  # sktime's tests read them after set_config(remember_data=True)
+    _X = None
 
     def __init__(
         self,

@@ -54,12 +54,17 @@ def _case_series_with_x():
     return f.fit(y, X=_x_for(y.index), fh=[1, 2, 3])
 
 
-def _case_panel_with_x():
+def _panel_y():
     y = pd.concat(
         {"a": _series(40), "b": _series(25, seed=1), "c": _series(12, seed=2)},
         names=["instance", "time"],
     )
     y.iloc[[3, 30]] = np.nan
+    return y
+
+
+def _case_panel_with_x():
+    y = _panel_y()
     f = LogSparseTransformerForecaster(**TINY)
     return f.fit(y, X=_x_for(y.index), fh=[1, 2])
 
@@ -160,11 +165,19 @@ def test_update_and_refit_after_load_match_the_original(tmp_path):
         future = f.time_axis_.future(inst.index[-1], 2)
         new_y[inst.key[0]] = pd.DataFrame({"y": [10.0, 10.5]}, index=future)
     new_y = pd.concat(new_y, names=["instance", "time"])
+    new_X = _x_for(new_y.index)
     for g in (f, loaded):
-        g.update(new_y, X=_x_for(new_y.index), update_params=True)
+        g.update(new_y, X=new_X, update_params=True)
     _assert_same_predictions(_predictions(f), _predictions(loaded))
-    y, X = f._y, f._X
-    _assert_same(f._y, loaded._y, "_y after update")
+    # the data seen so far, pooled as sktime's update_data pools it; built
+    # here, since the forecaster keeps sktime's copy (_y, _X) only while its
+    # remember_data config is on
+    y0 = _panel_y()
+    y, X = new_y.combine_first(y0), new_X.combine_first(_x_for(y0.index))
+    if f.get_config()["remember_data"]:
+        _assert_same(f._y, y, "_y after update")
+        _assert_same(f._y, loaded._y, "_y after update, loaded")
+        _assert_same(f._X, X, "_X after update")
     refit = loaded.fit(y, X=X, fh=[1, 2])
     again = LogSparseTransformerForecaster(**TINY).fit(y, X=X, fh=[1, 2])
     _assert_same_predictions(_predictions(again), _predictions(refit))

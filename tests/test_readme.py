@@ -23,7 +23,6 @@ def other_blocks() -> list[str]:
     return [code for code in blocks if code != quickstart_code()]
 
 
-@pytest.mark.filterwarnings("ignore::FutureWarning")  # sktime's remember_data notice
 def test_readme_quickstart_runs_as_written():
     code = quickstart_code()
     assert "LogSparseTransformerForecaster" in code
