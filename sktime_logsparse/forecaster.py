@@ -179,11 +179,9 @@ class LogSparseTransformerForecaster(BaseForecaster):
         "requires-fh-in-fit": False,
         "X-y-must-have-same-index": True,
     }
-    # sktime's copy of the data (_y, _X) is not kept: the forecaster keeps its
-    # series itself (FittedPanel), and its native _update extends them
+    # no copy of the data in sktime's _y, _X: the FittedPanel holds the series
     _config = {"remember_data": False}
-    _y = None  # sktime's tests read them after set_config(remember_data=True)
-    _X = None
+    _y = _X = None  # read by sktime's tests after set_config(remember_data=True)
 
     def __init__(
         self,
