@@ -109,7 +109,7 @@ def save_model(forecaster, path: str | Path) -> Path:
     state = {
         name: writer.encode(getattr(forecaster, name), name)
         for name in SAVED_STATE
-        if hasattr(forecaster, name)
+        if name in forecaster.__dict__  # set on the instance, not class defaults
     }
     config = {
         "format": FORMAT,
