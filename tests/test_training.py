@@ -354,3 +354,15 @@ def test_crps_validation_score_matches_the_sample_formula(make_layout, make_conf
             total += crps / scale
             count += 1
     assert score == pytest.approx(total / count, rel=1e-4)
+
+
+def test_scalers_transform_and_inverse_round_trip():
+    from sktime_logsparse.nn import get_scaler
+
+    z = torch.tensor([[1.0, 3.0, NAN, 8.0], [100.0, 101.0, 99.0, NAN]])
+    for name in ("mean", "standard", None):
+        scaler = get_scaler(name)
+        loc, scale = scaler.fit(z, ~z.isnan())
+        u = scaler.transform(z, loc[:, None], scale[:, None])
+        back = scaler.inverse(u, loc[:, None], scale[:, None])
+        assert torch.allclose(back, z, equal_nan=True), name
