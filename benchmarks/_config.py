@@ -96,7 +96,7 @@ def forecaster_params(*configs: Mapping) -> dict:
     return merged
 
 
-def add_forecaster_args(parser, budget: float) -> None:
+def add_forecaster_args(parser, budget: float | None) -> None:
     """The forecaster options of ``etth1.py`` and ``m4_hourly.py``.
 
     ``--config`` (JSON parameters, either spelling, see :func:`normalize`),
