@@ -202,6 +202,34 @@ def check_future_X(values: np.ndarray, times: pd.Index, key: tuple) -> None:
         )
 
 
+def check_after(new: list, fitted: list, method: str = "update") -> None:
+    """Refuse data with no time point after the cutoff.
+
+    Parameters
+    ----------
+    new : list of Instance
+        The instances of the ``y`` given to ``update``.
+    fitted : list of Instance
+        The instances the forecaster holds; their latest point is the cutoff.
+    method : str, default="update"
+        Name of the calling method, for the message.
+
+    Raises
+    ------
+    ValueError
+        If the latest time point of ``new`` is not after the cutoff: the
+        update would move the cutoff back (sktime's default) or be a no-op.
+    """
+    cutoff = max(inst.index[-1] for inst in fitted)
+    latest = max((inst.index[-1] for inst in new if len(inst.index)), default=None)
+    if latest is None or not latest > cutoff:
+        raise ValueError(
+            f"y passed to {method} has no time point after the cutoff {cutoff!r} "
+            f"(its latest is {latest!r}); {method} appends data after the "
+            "cutoff: pass the new points, or call fit to train on other data"
+        )
+
+
 def time_axis_of(index: pd.Index, **kwargs: Any):
     """``TimeAxis.from_index(index, **kwargs)`` with messages naming ``y``.
 

@@ -10,6 +10,7 @@ and the covariates of the conditioning range and the forecast steps.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from ._panel import (
     Instance,
     exog_for,
     extend,
+    instance_levels,
     magnitudes,
     regularise,
     series_keys,
@@ -273,6 +275,18 @@ class FittedPanel:
     time_name: Any
     columns: list
 
+    @classmethod
+    def build(
+        cls, instances: list[Instance], ids, integer: bool, y: pd.DataFrame
+    ) -> FittedPanel:
+        """The panel of ``instances`` of ``y``, their magnitude factors computed.
+
+        ``integer``: whether the likelihood models counts (factor 1).
+        """
+        factors = [magnitudes(inst.values, integer) for inst in instances]
+        levels = instance_levels(y)
+        return cls(instances, factors, ids, levels, y.index.names[-1], list(y.columns))
+
     @property
     def keys(self) -> list[tuple]:
         """The key ``(instance key, column)`` of every series."""
@@ -318,6 +332,15 @@ class FittedPanel:
             len(self.level_names),
         )
         samples = draw(context=contexts, covariates=covs, horizon=H)
+        bad = ~np.isfinite(samples)
+        if bad.any():
+            warnings.warn(
+                f"{bad.mean():.1%} of the sampled forecast values are not finite "
+                "(NaN or infinite): the network's outputs overflow. Refit with a "
+                "lower learning_rate, or report the data that causes it",
+                RuntimeWarning,
+                stacklevel=5,
+            )
         paths, s = [], 0
         for inst, step, factor in zip(self.instances, steps, self.factors, strict=True):
             n = inst.values.shape[1]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,23 +144,31 @@ class PathCache:
     The key is the cutoff, the horizon and ``X``, which is compared by a
     digest of its values, index and columns. A cache only: pickles and copies
     of it are empty, so that saved or cloned forecasters carry no paths.
+
+    Thread-safe: a lock makes concurrent calls on one forecaster take turns,
+    so that each gets the paths of its own key (sampling also sets process
+    state, torch's thread count and RNG, which must not interleave).
     """
 
     def __init__(self):
-        self.key = None
-        self.value = None
+        self._entry: tuple | None = None
+        self._lock = threading.Lock()
 
     def get(self, key: tuple, compute) -> SamplePaths:
         """The value for ``key``: cached, or ``compute()`` and kept."""
         *head, X = key
         key = (*head, None if X is None else _frame_hash(X))
-        if self.key != key:
-            self.key, self.value = None, compute()
-            self.key = key
-        return self.value
+        with self._lock:
+            if self._entry is None or self._entry[0] != key:
+                self._entry = None  # a failed compute leaves no stale value
+                self._entry = (key, compute())
+            return self._entry[1]
 
     def __getstate__(self):
-        return {"key": None, "value": None}
+        return {}
+
+    def __setstate__(self, state):
+        self.__init__()
 
 
 def _frame_hash(X: pd.DataFrame) -> str:

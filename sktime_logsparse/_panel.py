@@ -10,6 +10,7 @@ are shared by its columns.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,16 +108,21 @@ class ExogScaler:
         return np.nan_to_num((values - self.mean) / self.std).astype(np.float32)
 
 
-def magnitudes(values: np.ndarray, integer_data: bool) -> np.ndarray:
-    """Power-of-ten factors that bring small-valued series to order one.
+#: series whose mean magnitude exceeds this are rescaled (see :func:`magnitudes`)
+LARGE = 1e8
 
-    DeepAR's scale ``1 + mean |z|`` is about 1 for series whose values are
-    much smaller than 1 (1e-9, say): the network would then see values near
-    zero and forecast on the wrong scale. Such a series is divided by
-    ``10 ** floor(log10(mean |z|))`` before it reaches the network (values of
-    order one to ten) and its sample paths are multiplied back. Series with
-    ``mean |z| >= 1``, without observed values, or counts (``integer_data``)
-    keep the factor 1.
+
+def magnitudes(values: np.ndarray, integer_data: bool) -> np.ndarray:
+    """Power-of-ten factors that bring a series to order one before float32.
+
+    The values are held in float64; the network computes in float32, whose
+    range ends near 3e38 (and whose squares overflow from 2e19). A series
+    whose ``mean |z|`` is below 1 (1e-9, say: DeepAR's scale ``1 + mean |z|``
+    would then hide its variation) or above :data:`LARGE` is divided by
+    ``10 ** floor(log10(mean |z|))`` here, in float64, so that the network
+    sees values of order one to ten; its sample paths are multiplied back.
+    Other series, series without observed values, and counts
+    (``integer_data``) keep the factor 1.
 
     Parameters
     ----------
@@ -128,15 +134,18 @@ def magnitudes(values: np.ndarray, integer_data: bool) -> np.ndarray:
     Returns
     -------
     np.ndarray
-        shape: ``(n_columns,)``, float64 powers of ten <= 1.
+        shape: ``(n_columns,)``, float64 powers of ten.
     """
     factors = np.ones(values.shape[1])
     if integer_data or not len(values):
         return factors
-    with np.errstate(all="ignore"):
-        level = np.nanmean(np.abs(values), axis=0)
-    small = np.isfinite(level) & (level > 0) & (level < 1)
-    factors[small] = 10.0 ** np.floor(np.log10(level[small]))
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN series
+        # mean |z| as max * mean(|z| / max): no overflow near 1e308
+        top = np.nanmax(np.abs(values), axis=0)
+        level = top * np.nanmean(np.abs(values) / top, axis=0)
+    rescale = np.isfinite(level) & (level > 0) & ((level < 1) | (level > LARGE))
+    factors[rescale] = 10.0 ** np.floor(np.log10(level[rescale]))
     return factors
 
 

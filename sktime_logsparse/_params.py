@@ -140,7 +140,20 @@ def resolve_params(params: dict[str, Any]) -> Settings:
         values.update(_merge(name, params.get(name), defaults))
     _check(values)
     names = {f.name for f in fields(Settings)}
-    return Settings(**{k: v for k, v in values.items() if k in names})
+    return Settings(**{k: _plain(v) for k, v in values.items() if k in names})
+
+
+def _plain(value: Any) -> Any:
+    """Python numbers for numpy ones (``np.int64(8)`` from a grid): 8."""
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, list | tuple):
+        return type(value)(_plain(v) for v in value)
+    return value
 
 
 _DICTS = {"model_kwargs": MODEL_KWARGS, "trainer_kwargs": TRAINER_KWARGS}

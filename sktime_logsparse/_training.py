@@ -4,6 +4,13 @@ An epoch draws ``windows_per_epoch`` windows at random from all series (see
 :mod:`._series`), takes Adam steps on their negative log-likelihood, then
 scores the held-out validation windows (:mod:`._early_stopping`). The network
 is left holding the weights of the best epoch.
+
+A run stops early, keeping the best weights so far, when the validation score
+stops improving (``early_stopping_patience``), when ``max_fit_seconds`` leaves
+no time for another step and the validation pass, on Ctrl-C
+(:mod:`._interrupt`), or when the losses diverge: non-finite, or far above
+their untrained level (:data:`DIVERGENCE`). A run that diverges before any
+epoch was worth keeping raises, naming the learning rate to try.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from ._early_stopping import (
     step_scheduler,
     window_loss,
 )
+from ._interrupt import GracefulInterrupt
 from ._linear_ar import fit_skip
 from ._model import GlobalModel, isolated_rng
 from ._series import SeriesTensors, WindowIndex, make_windows, window_batch
@@ -122,8 +130,11 @@ def train(
     Raises
     ------
     RuntimeError
-        If the loss is NaN or infinite before any epoch completed.
+        If the loss diverged (non-finite, or far above its untrained level)
+        before any epoch trained weights worth keeping.
     """
+    started = time.perf_counter()
+    deadline = started + (config.max_fit_seconds or math.inf)
     train_w, val_w = make_windows(
         data, layout, config.early_stopping_patience is not None, config.window_sampling
     )
@@ -140,61 +151,132 @@ def train(
     score_fn = SCORES[config.validation_metric]
     patience = None if val_w is None else config.early_stopping_patience
     stopper = EarlyStopping(patience)
-    if config.keep_initial and val_w is not None:
-        # fine-tuning: a fine-tune that only hurts keeps the starting weights
-        stopper.keep(network, score_fn(network, data, val_w, layout, config))
-    result = TrainResult()
-    deadline = math.inf
-    if config.max_fit_seconds:
-        deadline = time.perf_counter() + config.max_fit_seconds
+    watch = _Watch()
+    if val_w is not None:
+        # the untrained score: the level a diverging run is measured against
+        watch.start_score = watch.timed(score_fn, network, data, val_w, layout, config)
+        if config.keep_initial:
+            # fine-tuning: a fine-tune that only hurts keeps the starting weights
+            stopper.keep(network, watch.start_score)
+    result, cause = TrainResult(), None
     epochs = tqdm(
         range(config.max_epochs),
         disable=not config.verbose,
         desc="training",
         unit="epoch",
     )
-    for epoch in epochs:
-        losses, stop = _run_epoch(
-            network,
-            data,
-            train_w,
-            layout,
-            config,
-            optimizer,
-            trained,
-            generator,
-            deadline,
-        )
-        if stop == "diverged":
-            result.stop_reason = "diverged"
-            _diverged(stopper, epoch)
-            break
-        train_loss = float(np.mean(losses)) if losses else math.nan
-        val_loss = None
-        if val_w is not None:
-            val_loss = score_fn(network, data, val_w, layout, config)
-        score = val_loss if val_loss is not None else train_loss
-        result.history.append(
-            {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss}
-        )
-        logger.info("epoch %d: train %.4f, validation %s", epoch, train_loss, val_loss)
-        epochs.set_postfix(
-            train=f"{train_loss:.4f}",
-            val=f"{val_loss:.4f}" if val_loss is not None else "-",
-        )
-        stopper.update(network, epoch, score)
-        if stop == "max_fit_seconds":
-            result.stop_reason = stop
-            break
-        if stopper.should_stop:
-            result.stop_reason = "early_stopping"
-            break
-        step_scheduler(scheduler, score)
+    with GracefulInterrupt() as interrupt:
+        for epoch in epochs:
+            losses, stop = _run_epoch(
+                network,
+                data,
+                train_w,
+                layout,
+                config,
+                optimizer,
+                trained,
+                generator,
+                _Stop(deadline, watch, interrupt),
+            )
+            if stop == "diverged":
+                result.stop_reason, cause = stop, "non-finite loss"
+                break
+            if not losses:  # stopped before a step: the weights were scored
+                if stopper.best_state is None and watch.start_score is not None:
+                    stopper.keep(network, watch.start_score)
+                if stopper.best_state is not None:
+                    result.stop_reason = stop
+                    break
+            train_loss = float(np.mean(losses)) if losses else math.nan
+            val_loss = None
+            if val_w is not None:
+                val_loss = watch.timed(score_fn, network, data, val_w, layout, config)
+            score = val_loss if val_loss is not None else train_loss
+            cause = watch.diverging(train_loss, val_loss)
+            if cause is not None:
+                result.stop_reason = "diverged"
+                break
+            result.history.append(
+                {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss}
+            )
+            logger.info(
+                "epoch %d: train %.4f, validation %s", epoch, train_loss, val_loss
+            )
+            epochs.set_postfix(
+                train=f"{train_loss:.4f}",
+                val=f"{val_loss:.4f}" if val_loss is not None else "-",
+            )
+            stopper.update(network, epoch, score)
+            if stop is not None or interrupt.requested:
+                result.stop_reason = stop or "interrupted"
+                break
+            if stopper.should_stop:
+                result.stop_reason = "early_stopping"
+                break
+            step_scheduler(scheduler, score)
     epochs.close()
+    if result.stop_reason == "diverged":
+        _diverged(stopper, epoch, cause, config.learning_rate)
+    elif result.stop_reason == "interrupted":
+        _interrupted(stopper, epoch)
     stopper.restore(network)
     network.eval()
     result.best_epoch, result.best_loss = stopper.best_epoch, stopper.best_loss
     return result
+
+
+#: a loss this many times its scale (at least 1) above its untrained level is
+#: a diverging run: a learning rate too high, not a slow start
+DIVERGENCE = 5.0
+
+
+class _Watch:
+    """Untrained levels of the losses, and how long a validation pass takes."""
+
+    def __init__(self) -> None:
+        self.start_loss: float | None = None  # loss of the first step
+        self.start_score: float | None = None  # validation score untrained
+        self.validation_seconds = 0.0  # of the last validation pass
+        self.step_seconds = 0.0  # of the longest gradient step
+
+    def timed(self, fn, *args) -> float:
+        begin = time.perf_counter()
+        value = fn(*args)
+        self.validation_seconds = time.perf_counter() - begin
+        return value
+
+    def diverging(self, train_loss: float, val_loss: float | None) -> str | None:
+        """Why an epoch's losses show divergence (None if they do not)."""
+        pairs = [
+            ("training loss", train_loss, self.start_loss),
+            ("validation score", val_loss, self.start_score),
+        ]
+        for name, loss, start in pairs:
+            if loss is None or start is None or not math.isfinite(start):
+                continue
+            if not math.isfinite(loss):
+                return f"non-finite {name}"
+            if loss > start + DIVERGENCE * max(1, abs(start)):
+                return f"{name} {loss:.4g}, against {start:.4g} untrained"
+        return None
+
+
+@dataclass
+class _Stop:
+    """When an epoch must stop early: the deadline, Ctrl-C."""
+
+    deadline: float
+    watch: _Watch
+    interrupt: GracefulInterrupt
+
+    def reason(self, now: float) -> str | None:
+        if self.interrupt.requested:
+            return "interrupted"
+        # the budget must leave room for the next step and the validation pass
+        left = self.deadline - now
+        if left < self.watch.step_seconds + self.watch.validation_seconds:
+            return "max_fit_seconds"
+        return None
 
 
 def _run_epoch(
@@ -206,12 +288,13 @@ def _run_epoch(
     optimizer: torch.optim.Optimizer,
     trained: list[torch.nn.Parameter],
     generator: torch.Generator,
-    deadline: float,
+    stop: _Stop,
 ) -> tuple[list[float], str | None]:
     """One epoch of gradient steps: the losses, and why it stopped early if so.
 
-    The reason is ``"diverged"`` (a non-finite loss, no step taken) or
-    ``"max_fit_seconds"`` (the deadline passed after a step).
+    The reason is ``"diverged"`` (a non-finite loss, no step taken),
+    ``"max_fit_seconds"`` (no time left for another step and the validation
+    pass) or ``"interrupted"`` (Ctrl-C).
     """
     network.train()
     device = data.z.device
@@ -226,8 +309,13 @@ def _run_epoch(
             windows.weights, n, replacement=True, generator=generator
         )
     drop = torch.rand(len(rows), generator=generator) < config.id_dropout
-    losses = []
+    losses: list[float] = []
+    watch = stop.watch
     for b in range(steps):
+        begin = time.perf_counter()
+        reason = stop.reason(begin)
+        if reason is not None:
+            return losses, reason
         sl = slice(b * config.batch_size, (b + 1) * config.batch_size)
         batch, ids = window_batch(data, windows, rows[sl].to(device), layout)
         ids = torch.where(drop[sl].to(device), torch.full_like(ids, -1), ids)
@@ -240,22 +328,36 @@ def _run_epoch(
             torch.nn.utils.clip_grad_norm_(trained, config.gradient_clip)
         optimizer.step()
         losses.append(loss.item())
-        if time.perf_counter() > deadline:
-            return losses, "max_fit_seconds"
+        if watch.start_loss is None:
+            watch.start_loss = losses[0]
+        watch.step_seconds = max(watch.step_seconds, time.perf_counter() - begin)
     return losses, None
 
 
-def _diverged(stopper: EarlyStopping, epoch: int) -> None:
-    """Warn that training stopped on a non-finite loss, or raise without weights."""
+def _diverged(stopper: EarlyStopping, epoch: int, cause: str, lr: float) -> None:
+    """Warn that training diverged and the best weights are kept, or raise."""
+    # a tenth of the rate, and no more than Adam's usual step size
+    advice = (
+        f"training diverged ({cause}) in epoch {epoch} with learning_rate={lr:g}; "
+        f"try learning_rate={min(lr / 10, 1e-3):g} or lower"
+    )
     if stopper.best_state is None:
         raise RuntimeError(
-            "training diverged (non-finite loss) before the first epoch "
-            "completed; try a lower learning_rate or gradient_clip"
+            f"{advice}. No earlier epoch has weights worth keeping, so the "
+            "forecaster is not fitted"
         )
     kept = "the start" if stopper.best_epoch is None else f"epoch {stopper.best_epoch}"
     warnings.warn(
-        f"training stopped at epoch {epoch}: non-finite loss; keeping the "
-        f"weights of {kept}",
-        RuntimeWarning,
+        f"{advice}. Keeping the weights of {kept}", RuntimeWarning, stacklevel=4
+    )
+
+
+def _interrupted(stopper: EarlyStopping, epoch: int) -> None:
+    """Warn that Ctrl-C stopped training, naming the weights kept."""
+    kept = "the start" if stopper.best_epoch is None else f"epoch {stopper.best_epoch}"
+    warnings.warn(
+        f"training interrupted (Ctrl-C) in epoch {epoch}; keeping the weights of "
+        f"{kept}, the best so far. The forecaster is fitted with them.",
+        UserWarning,
         stacklevel=4,
     )

@@ -15,13 +15,11 @@ import numpy as np
 import pandas as pd
 from sktime.forecasting.base import BaseForecaster
 
-from ._checks import check_X, check_y
+from ._checks import check_after, check_X, check_y
 from ._dataset import FittedPanel, choose_layout, n_covariates, training_arrays
 from ._model import build_model, resolve_device, seed_for, series_seeds
 from ._outputs import PathCache, SamplePaths
 from ._panel import (
-    instance_levels,
-    magnitudes,
     regularise,
     series_keys,
     split_instances,
@@ -30,6 +28,7 @@ from ._params import Settings, resolve_params
 from ._persistence import load_model, save_model
 from ._sampling import forecast
 from ._training import fit_model
+from ._transaction import atomic
 from ._windows import WindowLayout
 
 __all__ = ["LogSparseTransformerForecaster"]
@@ -240,6 +239,20 @@ class LogSparseTransformerForecaster(BaseForecaster):
 
     # ------------------------------------------------------------------ fit
 
+    def fit(self, y, X=None, fh=None):  # noqa: D102 (sktime's docstring)
+        # a refit that fails (bad data, diverged, Ctrl-C) keeps the fitted model
+        with atomic(self):
+            return super().fit(y, X=X, fh=fh)
+
+    fit.__doc__ = BaseForecaster.fit.__doc__
+
+    def update(self, y, X=None, update_params=True):  # noqa: D102
+        # sktime moves the cutoff first: a failed update must move it back
+        with atomic(self, mutated=("_panel", "model_")):
+            return super().update(y, X=X, update_params=update_params)
+
+    update.__doc__ = BaseForecaster.update.__doc__
+
     def _pretrain(self, y, X=None, fh=None):
         s = self._settings()
         check_y(y, likelihood=s.likelihood_, method="pretrain", train=True)
@@ -248,9 +261,8 @@ class LogSparseTransformerForecaster(BaseForecaster):
         keys = series_keys(instances, y.columns)
         self.series_ids_ = {key: i for i, key in enumerate(keys)}
         self.pretrained_model_ = self._new_model(s, n_series=len(keys))
-        factors = [magnitudes(i.values, s.likelihood_.integer_data) for i in instances]
         ids = np.arange(len(keys))
-        panel = FittedPanel(instances, factors, ids, [], None, list(y.columns))
+        panel = FittedPanel.build(instances, ids, s.likelihood_.integer_data, y)
         self._train(self.pretrained_model_, panel, s)
         return self
 
@@ -277,15 +289,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
             instances = self._setup(y, X, fh, s)
             ids = np.arange(len(instances) * y.shape[1])
             self.model_ = self._new_model(s, n_series=len(ids))
-        factors = [magnitudes(i.values, s.likelihood_.integer_data) for i in instances]
-        self._panel = FittedPanel(
-            instances,
-            factors,
-            ids,
-            instance_levels(y),
-            y.index.names[-1],
-            list(y.columns),
-        )
+        self._panel = FittedPanel.build(instances, ids, s.likelihood_.integer_data, y)
         if not pretrained:
             self._train(self.model_, self._panel, s)
         elif s.fine_tune_epochs > 0:
@@ -306,8 +310,10 @@ class LogSparseTransformerForecaster(BaseForecaster):
             require_observed=False,
         )
         X = check_X(X, method="update", columns=self._exog_columns(), index=y.index)
+        new = self._split(y, X)
+        check_after(new, panel.instances, "update")
         self._path_cache = PathCache()  # new data (and weights): new paths
-        panel.extend(self.time_axis_, self._split(y, X), s.likelihood_.integer_data)
+        panel.extend(self.time_axis_, new, s.likelihood_.integer_data)
         if update_params and s.update_epochs > 0:
             self._train(self.model_, panel, s, s.update_epochs)
         return self
@@ -389,22 +395,16 @@ class LogSparseTransformerForecaster(BaseForecaster):
         ``_update`` start a new cache, and the cache is never pickled or copied.
         """
         X = check_X(X, method="predict", columns=self._exog_columns())
-        if getattr(self, "_path_cache", None) is None:
-            self._path_cache = PathCache()
+        # setdefault: one cache even where threads predict on a loaded model
+        cache = vars(self).setdefault("_path_cache", PathCache())
         key = (tuple(self.cutoff), fh.is_relative, tuple(fh.to_pandas()), X)
-        return self._path_cache.get(key, lambda: self._sample_paths(fh, X))
+        return cache.get(key, lambda: self._sample_paths(fh, X))
 
     def _sample_paths(self, fh, X) -> SamplePaths:
         """Draw the paths of every series at the steps of ``fh``."""
         seeds = series_seeds(self._predict_seed, self._panel.keys)
-
-        draw = partial(
-            forecast,
-            self.model_,
-            series_id=self._panel.ids,
-            num_samples=self.num_samples,
-            seeds=seeds,
-        )
+        model, ids, n = self.model_, self._panel.ids, int(self.num_samples)
+        draw = partial(forecast, model, series_id=ids, num_samples=n, seeds=seeds)
         layout, cutoff = self.model_.layout, self.cutoff
         axis, scaler = self.time_axis_, self.exog_scaler_
         return self._panel.sample_paths(draw, axis, scaler, layout, fh, cutoff, X)
@@ -412,11 +412,10 @@ class LogSparseTransformerForecaster(BaseForecaster):
     # ---------------------------------------------------------- persistence
 
     def save_model(self, path: str | Path) -> Path:
-        """Save the forecaster to the folder ``path`` in a safe format (no pickle).
+        """Save the forecaster to the folder ``path`` (safetensors and JSON, no pickle).
 
-        Weights and arrays go to ``safetensors`` files, parameters and state to
-        ``forecaster.json``; :meth:`load_model` runs no code from the files,
-        unlike ``pickle`` or sktime's ``save``. Returns the folder.
+        :meth:`load_model` runs no code from the files, unlike ``pickle`` or
+        sktime's ``save``, and checks them first. Returns the folder.
         """
         return save_model(self, path)
 

@@ -65,3 +65,15 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def series(n: int = 60, seed: int = 0, level: float = 10.0, scale: float = 1.0):
+    """An hourly series around ``level`` (times ``scale``) with a daily cycle."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    values = level + 3 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 0.3, n)
+    index = pd.date_range("2020-01-01", periods=n, freq="h")
+    return pd.DataFrame({"y": values * scale}, index=index)
