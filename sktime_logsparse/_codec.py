@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 
 from ._dataset import FittedPanel
+from ._files import is_timezone_name
 from ._panel import ExogScaler, Instance
 from ._time_axis import TimeAxis
 from ._training import TrainResult
@@ -337,7 +338,10 @@ class Reader:
         )
 
     def _decode_tz(self, value):
-        return pd.Timestamp("2000-01-01", tz=value["name"]).tz
+        name = value["name"]
+        if not is_timezone_name(name):
+            raise ValueError(f"{name!r} is not a time zone of the tz database")
+        return pd.Timestamp("2000-01-01", tz=name).tz
 
     def _decode_device(self, value):
         return torch.device(value["name"])
