@@ -15,7 +15,8 @@ CONFIG = {**TINY, "max_epochs": 6, "windows_per_epoch": 64}
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_far_too_high_learning_rate_raises_naming_the_rate_to_try(seed):
-    f = LogSparseTransformerForecaster(**CONFIG, learning_rate=1e3, random_state=seed)
+    params = {**CONFIG, "learning_rate": 1e3, "random_state": seed}
+    f = LogSparseTransformerForecaster(**params)
     with pytest.raises(
         RuntimeError,
         match=r"training diverged \(training loss .* untrained\) in epoch 0 with "
@@ -35,7 +36,7 @@ def test_divergence_after_good_epochs_keeps_the_best_and_warns(monkeypatch):
         return real(*args) if value is None else value
 
     monkeypatch.setitem(training.SCORES, "crps", score)
-    f = LogSparseTransformerForecaster(**CONFIG, random_state=0)
+    f = LogSparseTransformerForecaster(**CONFIG)
     with pytest.warns(
         RuntimeWarning,
         match=r"diverged \(validation score 1e\+06, against .* untrained\) in "
@@ -55,14 +56,14 @@ def test_non_finite_validation_score_is_divergence(monkeypatch):
         return real(*args) if value is None else value
 
     monkeypatch.setitem(training.SCORES, "crps", score)
-    f = LogSparseTransformerForecaster(**CONFIG, random_state=0)
+    f = LogSparseTransformerForecaster(**CONFIG)
     with pytest.warns(RuntimeWarning, match="non-finite validation score"):
         f.fit(series(120), fh=[1, 2])
     assert len(f.training_history_) == 1
 
 
 def test_sane_learning_rate_trains_without_a_warning(recwarn):
-    f = LogSparseTransformerForecaster(**CONFIG, random_state=0)
+    f = LogSparseTransformerForecaster(**CONFIG)
     f.fit(series(120), fh=[1, 2])
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
     pred = f.predict().to_numpy()
@@ -70,7 +71,7 @@ def test_sane_learning_rate_trains_without_a_warning(recwarn):
 
 
 def test_non_finite_sample_paths_warn(monkeypatch):
-    f = LogSparseTransformerForecaster(**CONFIG, random_state=0)
+    f = LogSparseTransformerForecaster(**CONFIG)
     f.fit(series(120), fh=[1, 2])
     real = adapter.forecast
 
