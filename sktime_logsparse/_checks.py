@@ -97,6 +97,18 @@ def check_y(
         )
 
 
+def check_sorted(method: str, **data: Any) -> None:
+    """Our message for an unsorted or duplicated time index of pandas ``data``.
+
+    Runs before sktime's input checks, whose message for an unsorted index
+    is a generic "unsupported input data type". ``data`` maps argument names
+    (``y=``, ``X=``) to what was passed; other containers are left to sktime.
+    """
+    for name, value in data.items():
+        if isinstance(value, pd.Series | pd.DataFrame):
+            _check_time_index(value.index, f"{name} passed to {method}")
+
+
 def check_X(
     X: pd.DataFrame | None,
     *,

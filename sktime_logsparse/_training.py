@@ -225,9 +225,11 @@ def train(
     return result
 
 
-#: a loss this many times its scale (at least 1) above its untrained level is
-#: a diverging run: a learning rate too high, not a slow start
-DIVERGENCE = 5.0
+#: a validation score this many times its scale (at least 1) above its
+#: untrained level is a diverging run: a learning rate too high, not a slow
+#: start. The training loss, a mean over batches of different windows (one
+#: window with a flat context can dominate it), is allowed far more.
+DIVERGENCE = {"validation score": 5.0, "training loss": 1000.0}
 
 
 class _Watch:
@@ -256,7 +258,7 @@ class _Watch:
                 continue
             if not math.isfinite(loss):
                 return f"non-finite {name}"
-            if loss > start + DIVERGENCE * max(1, abs(start)):
+            if loss > start + DIVERGENCE[name] * max(1, abs(start)):
                 return f"{name} {loss:.4g}, against {start:.4g} untrained"
         return None
 

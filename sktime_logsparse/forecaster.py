@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from sktime.forecasting.base import BaseForecaster
 
-from ._checks import check_after, check_X, check_y
+from ._checks import check_after, check_sorted, check_X, check_y
 from ._dataset import FittedPanel, choose_layout, n_covariates, training_arrays
 from ._model import build_model, resolve_device, seed_for, series_seeds
 from ._outputs import PathCache, SamplePaths
@@ -241,6 +241,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
 
     def fit(self, y, X=None, fh=None):  # noqa: D102 (sktime's docstring)
         # a refit that fails (bad data, diverged, Ctrl-C) keeps the fitted model
+        check_sorted("fit", y=y, X=X)
         with atomic(self):
             return super().fit(y, X=X, fh=fh)
 
@@ -248,6 +249,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
 
     def update(self, y, X=None, update_params=True):  # noqa: D102
         # sktime moves the cutoff first: a failed update must move it back
+        check_sorted("update", y=y, X=X)
         with atomic(self, mutated=("_panel", "model_")):
             return super().update(y, X=X, update_params=update_params)
 

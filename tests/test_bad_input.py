@@ -256,8 +256,12 @@ DATA_CASES = {
         ValueError,
         "duplicate",
     ),
-    "unsorted_time_index": (_fit_unsorted, TypeError, "sorted monotonically"),
-    "unsorted_instance": (_fit_unsorted_instance, TypeError, "sorted monotonically"),
+    "unsorted_time_index": (_fit_unsorted, ValueError, "y passed to fit is not sorted"),
+    "unsorted_instance": (
+        _fit_unsorted_instance,
+        ValueError,
+        "y passed to fit is not sorted within the instance 's1'",
+    ),
     "all_nan_y": (_fit_all_nan, ValueError, "no observed values in column 'y'"),
     "all_nan_instance": (
         _fit_all_nan_instance,

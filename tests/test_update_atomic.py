@@ -129,3 +129,20 @@ def test_failed_first_fit_leaves_the_forecaster_unfitted(tiny):
     assert not f.is_fitted
     f.fit(series(40), fh=[1])  # and it can still be fitted
     assert f.is_fitted
+
+
+@pytest.mark.parametrize("method", ["fit", "update"])
+def test_unsorted_index_gets_a_message_naming_it(fitted, method):
+    f, y = fitted
+    new = y.iloc[70:].iloc[::-1] if method == "update" else y.iloc[::-1]
+    call = f.update if method == "update" else lambda d: f.fit(d, fh=[1])
+    with pytest.raises(ValueError, match=f"y passed to {method} is not sorted"):
+        call(new)
+
+
+def test_unsorted_panel_names_the_instance(tiny):
+    y = pd.concat({"a": series(30), "b": series(30, seed=1)})
+    y = y.iloc[[*range(30), *range(59, 29, -1)]]
+    f = LogSparseTransformerForecaster(**tiny)
+    with pytest.raises(ValueError, match="not sorted within the instance 'b'"):
+        f.fit(y, fh=[1])
