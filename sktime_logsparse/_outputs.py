@@ -164,6 +164,12 @@ class PathCache:
                 self._entry = (key, compute())
             return self._entry[1]
 
+    @property
+    def value(self) -> SamplePaths | None:
+        """The paths kept (None if none)."""
+        entry = self._entry
+        return None if entry is None else entry[1]
+
     def __getstate__(self):
         return {}
 

@@ -274,9 +274,12 @@ class _Stop:
     def reason(self, now: float) -> str | None:
         if self.interrupt.requested:
             return "interrupted"
-        # the budget must leave room for the next step and the validation pass
+        # the budget must leave room for the next step and the validation
+        # pass; the first step of a run is always taken (the first steps of a
+        # process also pay one-off costs, such as torch's lazy imports)
         left = self.deadline - now
-        if left < self.watch.step_seconds + self.watch.validation_seconds:
+        taken = self.watch.start_loss is not None
+        if taken and left < self.watch.step_seconds + self.watch.validation_seconds:
             return "max_fit_seconds"
         return None
 

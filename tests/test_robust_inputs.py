@@ -224,7 +224,7 @@ def test_time_budget_keeps_the_best_weights(make_layout, make_config):
         max_epochs=100_000,
         batch_size=8,
         windows_per_epoch=8,
-        learning_rate=0.05,
+        learning_rate=0.01,
         early_stopping_patience=10**6,
         max_fit_seconds=0.5,
     )
