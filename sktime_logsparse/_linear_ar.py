@@ -26,8 +26,8 @@ import torch
 from ._series import SeriesTensors, WindowIndex, window_batch
 from ._windows import WindowLayout
 
-#: design entries (rows x columns) read per chunk of windows: 32 MiB in float64
-CHUNK_ENTRIES = 2**22
+#: design entries (rows x columns) read per chunk of windows: 8 MiB in float64
+CHUNK_ENTRIES = 2**20
 
 
 class LeastSquares:
