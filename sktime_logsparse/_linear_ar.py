@@ -100,14 +100,24 @@ def fit_skip(
     )
     problem = LeastSquares(layout.n_inputs + 1)
     step = chunk_windows(layout.length, layout.n_inputs)
-    for chunk in rows.to(data.z.device).split(step):
-        batch, _ = window_batch(data, windows, chunk, layout)
-        u = layout.scaler.transform(
-            batch.target, batch.loc.unsqueeze(-1), batch.scale.unsqueeze(-1)
-        )
-        x = batch.x[batch.observed]
-        # the intercept is the design's last column
-        problem.add(torch.cat([x, torch.ones_like(x[:, :1])], dim=1), u[batch.observed])
+    threads = torch.get_num_threads()
+    if data.z.device.type == "cpu":
+        # a chunk is thousands of small operations: split across threads, each
+        # waits for the slowest thread, which stalls whenever another process
+        # holds a core (as in the sampler, see _sampling.SamplerSettings)
+        torch.set_num_threads(1)
+    try:
+        for chunk in rows.to(data.z.device).split(step):
+            batch, _ = window_batch(data, windows, chunk, layout)
+            u = layout.scaler.transform(
+                batch.target, batch.loc.unsqueeze(-1), batch.scale.unsqueeze(-1)
+            )
+            x = batch.x[batch.observed]
+            # the intercept is the design's last column
+            ones = torch.ones_like(x[:, :1])
+            problem.add(torch.cat([x, ones], dim=1), u[batch.observed])
+    finally:
+        torch.set_num_threads(threads)
     coef = problem.solve()
     if coef is None:
         return

@@ -32,7 +32,7 @@ GIB = 2.0**30
 F32 = 4
 #: bytes beyond the tensors: first-use buffers of torch's kernels and thread
 #: pools, allocator slack
-FIT_OVERHEAD = 96 * 2**20
+FIT_OVERHEAD = 128 * 2**20
 PREDICT_OVERHEAD = 8 * 2**20
 #: float32 values per position of one layer's activations kept for the
 #: backward pass, per unit of d_model (with the sparse kernel's transposed

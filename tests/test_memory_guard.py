@@ -312,7 +312,9 @@ def test_fit_skip_by_chunks_matches_the_whole_design(make_layout, monkeypatch):
     # a handful of windows per chunk
     monkeypatch.setattr(_linear_ar, "CHUNK_ENTRIES", 5 * layout.length * 8)
     assert _linear_ar.chunk_windows(layout.length, layout.n_inputs) < 10
+    threads = torch.get_num_threads()
     fit_skip(net, data, windows, layout, torch.Generator().manual_seed(5), 100)
+    assert torch.get_num_threads() == threads  # restored
     # the oracle: the same draws, every window in one design
     rows = torch.randint(
         len(windows), (100,), generator=torch.Generator().manual_seed(5)
