@@ -70,7 +70,7 @@ def choose_layout(
     else:
         P = season if season > 1 else 8
     if settings.context_length is not None:
-        C = settings.context_length
+        C = clip_context(settings.context_length, P, instances)
     else:
         median = int(np.median([len(inst) for inst in instances]))
         C = max(1, min(7 * season if season > 1 else 4 * P, median - P))
@@ -83,6 +83,33 @@ def choose_layout(
         lags = tuple(sorted(set(settings.lags or ())))
     scaler = None if X is None else ExogScaler.fit(X)
     return LayoutChoice(axis, C, P, lags, scaler), instances
+
+
+def clip_context(
+    context_length: int, prediction_length: int, instances: list[Instance]
+) -> int:
+    """``context_length``, at most what the longest series can fill.
+
+    A window is ``context_length + prediction_length`` consecutive points, so
+    the longest series of ``T`` points holds a whole window for a context of
+    at most ``T - prediction_length`` (and at least 1). A longer context is
+    clipped to that, with a ``UserWarning``: beyond it every window would be
+    mostly padding (missing values on the left), at a cost in time and memory
+    that grows with the context, not with the data.
+    """
+    longest = max(len(inst) for inst in instances)
+    usable = max(1, longest - prediction_length)
+    if context_length <= usable:
+        return context_length
+    warnings.warn(
+        f"context_length={context_length} is longer than the data allow: using "
+        f"context_length={usable}, so that a window (the context and "
+        f"prediction_length={prediction_length}) spans the longest series "
+        f"({longest} points)",
+        UserWarning,
+        stacklevel=4,
+    )
+    return usable
 
 
 def n_covariates(axis: TimeAxis, scaler: ExogScaler | None) -> int:

@@ -6,6 +6,17 @@ Transformer's output. The linear part is fitted here, once, before training,
 and then kept fixed: a linear seasonal autoregression is a stable base for
 forecasts that iterate a one-step model many steps ahead, and the Transformer
 learns what it misses.
+
+The least-squares problem has one row per trained target of up to 4096
+windows: millions of rows at long contexts. It is never formed whole. Windows
+are read a chunk at a time, and each chunk is folded into the ``(p, p)``
+triangular factor ``R`` of the rows so far (``R^T R = X^T X``: the normal
+equations, kept in factored form, in float64). ``R`` has the singular values
+of the whole design, so the minimum-norm solution of ``R c = Q^T y`` by
+``gelsd``, with the cutoff that ``gelsd`` applies to the whole design, is the
+solution of the whole problem: also where inputs are constant or collinear
+(the observed flag and the intercept), and without the squared condition
+number of solving ``X^T X c = X^T y`` directly.
 """
 
 from __future__ import annotations
@@ -14,6 +25,58 @@ import torch
 
 from ._series import SeriesTensors, WindowIndex, window_batch
 from ._windows import WindowLayout
+
+#: design entries (rows x columns) read per chunk of windows: 8 MiB in float64
+CHUNK_ENTRIES = 2**20
+
+
+class LeastSquares:
+    """A least-squares problem ``min |X c - y|`` fed rows a chunk at a time.
+
+    Keeps the triangular factor of ``[X, y]`` (``(p + 1, p + 1)``, float64)
+    and the number of rows, never the rows themselves.
+
+    Parameters
+    ----------
+    n_columns : int
+        Columns ``p`` of ``X``.
+    """
+
+    def __init__(self, n_columns: int):
+        self.n_columns = n_columns
+        self.n_rows = 0
+        self.factor = torch.zeros(n_columns + 1, n_columns + 1, dtype=torch.float64)
+
+    def add(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Fold rows ``x`` ``(m, p)`` with targets ``y`` ``(m,)`` into the factor."""
+        m, p = len(y), self.n_columns
+        if m == 0:
+            return
+        # the factor so far on top of the new rows, one float64 copy
+        stacked = torch.empty(p + 1 + m, p + 1, dtype=torch.float64)
+        stacked[: p + 1] = self.factor
+        stacked[p + 1 :, :p] = x.cpu()
+        stacked[p + 1 :, p] = y.cpu()
+        self.factor = torch.linalg.qr(stacked, mode="r").R
+        self.n_rows += m
+
+    def solve(self) -> torch.Tensor | None:
+        """The minimum-norm solution ``c`` ``(p,)``, or None without any row.
+
+        ``gelsd`` on the factor, with the cutoff ``eps * max(rows, p)`` (relative
+        to the largest singular value) that it applies to a whole design.
+        """
+        if self.n_rows == 0:
+            return None
+        p = self.n_columns
+        r, qty = self.factor[:p, :p], self.factor[:p, p:]
+        rcond = torch.finfo(torch.float64).eps * max(self.n_rows, p)
+        return torch.linalg.lstsq(r, qty, rcond=rcond, driver="gelsd").solution[:, 0]
+
+
+def chunk_windows(length: int, n_inputs: int) -> int:
+    """Windows per chunk: about :data:`CHUNK_ENTRIES` design entries, at least 1."""
+    return max(1, CHUNK_ENTRIES // (length * (n_inputs + 2)))
 
 
 @torch.no_grad()
@@ -29,23 +92,35 @@ def fit_skip(
 
     The skip maps a step's inputs to the location of the scaled target; it is
     fitted to the trained targets of up to ``n_windows`` windows drawn at
-    random (with ``generator``), in float64.
+    random (with ``generator``), in float64, a chunk of windows at a time
+    (:class:`LeastSquares`): memory does not grow with ``n_windows``.
     """
     rows = torch.randint(
         len(windows), (min(n_windows, len(windows)),), generator=generator
     )
-    batch, _ = window_batch(data, windows, rows.to(data.z.device), layout)
-    # on the CPU in float64, by gelsd: the minimum-norm solution, also where
-    # inputs are constant or collinear (the observed flag and the intercept)
-    x = batch.x[batch.observed].double().cpu()
-    u = layout.scaler.transform(
-        batch.target, batch.loc.unsqueeze(-1), batch.scale.unsqueeze(-1)
-    )
-    y = u[batch.observed].double().cpu()
-    if len(y) == 0:
+    problem = LeastSquares(layout.n_inputs + 1)
+    step = chunk_windows(layout.length, layout.n_inputs)
+    threads = torch.get_num_threads()
+    if data.z.device.type == "cpu":
+        # a chunk is thousands of small operations: split across threads, each
+        # waits for the slowest thread, which stalls whenever another process
+        # holds a core (as in the sampler, see _sampling.SamplerSettings)
+        torch.set_num_threads(1)
+    try:
+        for chunk in rows.to(data.z.device).split(step):
+            batch, _ = window_batch(data, windows, chunk, layout)
+            u = layout.scaler.transform(
+                batch.target, batch.loc.unsqueeze(-1), batch.scale.unsqueeze(-1)
+            )
+            x = batch.x[batch.observed]
+            # the intercept is the design's last column
+            ones = torch.ones_like(x[:, :1])
+            problem.add(torch.cat([x, ones], dim=1), u[batch.observed])
+    finally:
+        torch.set_num_threads(threads)
+    coef = problem.solve()
+    if coef is None:
         return
-    design = torch.cat([x, torch.ones_like(x[:, :1])], dim=1)
-    coef = torch.linalg.lstsq(design, y.unsqueeze(1), driver="gelsd").solution[:, 0]
     skip = network.skip
     skip.weight.copy_(coef[:-1].to(skip.weight.dtype).unsqueeze(0))
     skip.bias.copy_(coef[-1:].to(skip.bias.dtype))

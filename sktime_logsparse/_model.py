@@ -15,6 +15,7 @@ import secrets
 import numpy as np
 import torch
 
+from ._memory import check_model_memory
 from ._windows import WindowLayout
 from .nn import LogSparseConfig, LogSparseTransformer
 
@@ -152,6 +153,12 @@ def build_model(
     """A new model for ``layout`` from the forecaster's resolved ``settings``.
 
     ``n_series`` is the size of the series-id embedding table.
+
+    Raises
+    ------
+    ValueError
+        If the weights would not fit in memory while training (before any is
+        allocated; see :mod:`._memory`).
     """
     likelihood = settings.likelihood_
 
@@ -173,4 +180,6 @@ def build_model(
         likelihood=settings.likelihood,
         ar_skip=bool(settings.linear_ar) and likelihood.loc_index is not None,
     )
-    return GlobalModel(config, layout, resolve_device(settings.device), seed)
+    device = resolve_device(settings.device)
+    check_model_memory(config, layout, device)
+    return GlobalModel(config, layout, device, seed)

@@ -27,6 +27,7 @@ from functools import partial
 import numpy as np
 import torch
 
+from ._memory import check_predict_memory
 from ._model import GlobalModel, isolated_rng
 from ._windows import WindowLayout, build_window, forward_fill
 from .nn import decode_step, prefill
@@ -135,6 +136,12 @@ def forecast(
     only, not on the other series sampled with it. On the CPU, batches of
     series are decoded by ``torch.get_num_threads()`` threads with one
     intra-op thread each (``SamplerSettings.workers``).
+
+    Raises
+    ------
+    ValueError
+        Before any path is allocated, if sampling would need more memory than
+        is available (naming the parameters that drive it; see :mod:`._memory`).
     """
     dev = model.device
     settings = SamplerSettings(
@@ -142,6 +149,8 @@ def forecast(
         num_samples,
         workers=torch.get_num_threads() if dev.type == "cpu" else 1,
     )
+    n_series = len(context)
+    check_predict_memory(model, num_samples, n_series, horizon, settings.workers)
     with isolated_rng(int(seeds[0]) if len(seeds) else 0, dev):
         generators = [torch.Generator(device=dev).manual_seed(int(s)) for s in seeds]
         paths = sample_paths(

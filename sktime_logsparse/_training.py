@@ -34,6 +34,7 @@ from ._early_stopping import (
 )
 from ._interrupt import GracefulInterrupt
 from ._linear_ar import fit_skip
+from ._memory import check_fit_memory
 from ._model import GlobalModel, isolated_rng
 from ._series import SeriesTensors, WindowIndex, make_windows, window_batch
 from ._windows import WindowLayout
@@ -91,7 +92,14 @@ def fit_model(
 
     ``covariates[i]`` is ``(T_i, n_covariates)``; ``series_id`` holds each
     series' embedding id (-1 for none). Runs with the global RNG isolated.
+
+    Raises
+    ------
+    ValueError
+        Before anything is laid out, if the run would need more memory than
+        is available (naming the parameters that drive it; see :mod:`._memory`).
     """
+    check_fit_memory(model, [len(v) for v in values], config)
     layout = model.layout
     data = SeriesTensors.from_arrays(
         values, covariates, series_id, pad=layout.length + layout.lead

@@ -56,7 +56,8 @@ class LogSparseTransformerForecaster(BaseForecaster):
     context_length : int or None, default=None
         Conditioning range of the training windows. None: seven seasons of the
         index frequency (168 for hourly data), or ``4 * prediction_length``
-        without a season, at most the median series length.
+        without a season, at most the median series length. At most the
+        longest series' length less ``prediction_length`` (longer is clipped).
     prediction_length : int or None, default=None
         Prediction range of the training windows. None: the largest step of
         the ``fh`` given to ``fit``, else one season, else 8. Longer horizons

@@ -1,0 +1,399 @@
+"""What a fit or a predict will need in memory, and a refusal before it starts.
+
+A long context, a wide model or many sample paths can ask for more memory
+than the machine has; left alone, the process then swaps or is killed long
+after it started. :func:`fit_estimate` and :func:`predict_estimate` add up,
+from the sizes alone, the tensors that the training loop, the least-squares
+fit of the linear term, the validation score and the sampler hold at their
+peaks. The checks compare that with the memory available
+(:func:`available_memory`) and raise a ``ValueError`` naming the parameters
+that drive it: :func:`check_model_memory` before a network is built,
+:func:`check_fit_memory` before training lays out its data,
+:func:`check_predict_memory` before sampling.
+
+An estimate is of the memory a run adds to the process (the interpreter and
+its libraries are loaded already). Its constants were calibrated against the
+peak resident set size of fits and predicts on a CPU
+(``benchmarks/memory.py --calibrate``): it is an upper bound within a small
+factor, not an exact account.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+GIB = 2.0**30
+#: bytes of a float32
+F32 = 4
+#: bytes beyond the tensors: first-use buffers of torch's kernels and thread
+#: pools, allocator slack
+FIT_OVERHEAD = 128 * 2**20
+PREDICT_OVERHEAD = 8 * 2**20
+#: float32 values per position of one layer's activations kept for the
+#: backward pass, per unit of d_model (with the sparse kernel's transposed
+#: copies of q, k and v) and per attention score (H * K of them)
+TRAIN_PER_WIDTH = 30.0
+TRAIN_PER_SCORE = 6.0
+#: the same for a layer run without gradients (a prefill), transient; full
+#: attention without gradients runs SDPA's math kernel, whose scores count
+EVAL_PER_WIDTH = 16.0
+EVAL_PER_SCORE = 4.0
+#: float32-sized values per path and position of a sampled trajectory: the
+#: values, their forward-filled copy and its int64 temporaries
+PATH_VALUES = 16.0
+#: copies of the weights while training: the weights, their gradients, two
+#: Adam moments, the best weights so far, a starting copy
+MODEL_COPIES = 6
+#: validation windows scored at once by the CRPS, and paths per window
+#: (_early_stopping.evaluate_crps, _params.VALIDATION_SAMPLES)
+VALIDATION_WINDOWS = 256
+VALIDATION_SAMPLES = 16
+#: paths decoded at once by the sampler (SamplerSettings.max_batch)
+MAX_PATHS = 8192
+#: design entries per chunk of the least-squares fit (_linear_ar.CHUNK_ENTRIES)
+LSQ_ENTRIES = 2**20
+#: values at or below which a parameter is not named as a cause of a refusal
+#: (unless none is above)
+ORDINARY = {
+    "context_length": 256,
+    "prediction_length": 64,
+    "batch_size": 64,
+    "d_model": 32,
+    "n_heads": 4,
+    "n_layers": 3,
+    "num_samples": 100,
+}
+
+
+@dataclass(frozen=True)
+class NetworkSize:
+    """The sizes of a network and of its windows that memory depends on."""
+
+    d_model: int
+    n_heads: int
+    n_layers: int
+    kernel_size: int
+    attention: str
+    context_length: int
+    prediction_length: int
+    n_inputs: int
+    n_covariates: int
+    lead: int
+    n_embeddings: int = 0
+    dropout: float = 0.1
+    local_window: int | None = None
+    sub_len: int | None = None
+
+    @classmethod
+    def of(cls, config, layout) -> NetworkSize:
+        """The sizes of a ``LogSparseConfig`` and its ``WindowLayout``."""
+        names = ("d_model", "n_heads", "n_layers", "kernel_size", "attention")
+        names += ("n_inputs", "dropout", "local_window", "sub_len")
+        return cls(
+            **{name: getattr(config, name) for name in names},
+            context_length=layout.context_length,
+            prediction_length=layout.prediction_length,
+            n_covariates=layout.n_covariates,
+            lead=layout.lead,
+            n_embeddings=config.n_series,
+        )
+
+    @property
+    def length(self) -> int:
+        """Window length ``W = context_length + prediction_length``."""
+        return self.context_length + self.prediction_length
+
+    def values(self, **more: int) -> dict[str, int]:
+        """The parameters a refusal may name, with their values."""
+        names = ("context_length", "prediction_length", "d_model", "n_heads")
+        return {**{n: getattr(self, n) for n in (*names, "n_layers")}, **more}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Bytes a run needs, by part, and the parameters that drive each part.
+
+    ``persistent`` parts are held throughout; of the ``transient`` ones (the
+    phases of a run) only the largest is held at a time.
+    """
+
+    persistent: dict[str, float]
+    transient: dict[str, float]
+    drivers: dict[str, tuple[str, ...]]
+
+    @property
+    def total(self) -> float:
+        """Bytes at the peak."""
+        return sum(self.persistent.values()) + max(self.transient.values(), default=0)
+
+    @property
+    def largest(self) -> str:
+        """The part that needs the most."""
+        parts = {**self.persistent, **self.transient}
+        return max(parts, key=parts.get)
+
+
+def pattern_width(
+    kind: str, length: int, local_window: int | None = None, sub_len: int | None = None
+) -> int:
+    """Offsets ``K`` of a pattern over ``length`` positions (as ``make_pattern``)."""
+    if kind == "full":
+        return length
+    span = length
+    if kind in ("restart", "local_restart"):
+        span = min(length, sub_len or max(1, math.ceil(length / 4)))
+    w = 0
+    if kind in ("local", "local_restart"):
+        if local_window is None:
+            local_window = max(1, math.ceil(math.log2(max(span, 2))))
+        w = min(local_window, span - 1)
+    reach = span - 1 - w  # then offsets w + 2^j up to span - 1
+    return w + 1 + max(0, reach).bit_length()
+
+
+def model_bytes(net: NetworkSize) -> float:
+    """The weights of a network (its likelihood head counted with 3 outputs)."""
+    d, k = net.d_model, net.kernel_size
+    block = (2 * k + 10) * d * d + 13 * d
+    embeddings = (net.n_inputs + 1 + net.length + net.n_embeddings) * d
+    return (net.n_layers * block + embeddings + 6 * d + net.n_inputs + 4) * F32
+
+
+def _layer_values(net: NetworkSize, width: float, score: float) -> float:
+    """Values per position of one layer: ``width * d + score * H * K``."""
+    K = pattern_width(net.attention, net.length, net.local_window, net.sub_len)
+    return width * net.d_model + score * net.n_heads * K
+
+
+def training_step_bytes(net: NetworkSize, batch_size: int) -> float:
+    """A gradient step on ``batch_size`` windows: activations and gradients."""
+    W = net.length
+    per_layer = _layer_values(net, TRAIN_PER_WIDTH, TRAIN_PER_SCORE)
+    if net.attention == "full":
+        # counted by SDPA, which keeps no scores (without dropout) ...
+        per_layer -= TRAIN_PER_SCORE * net.n_heads * W
+        if net.dropout > 0:  # ... or its math kernel's (B, H, W, W) ones
+            per_layer += 4.0 * net.n_heads * W
+    # the backward pass holds about one more layer's gradients
+    outside = 10 * net.d_model + 4 * net.n_inputs + 16
+    window = (net.lead + W) / W * 14 + 3 * net.n_inputs
+    values = (net.n_layers + 1) * per_layer + outside + window
+    return batch_size * W * values * F32
+
+
+def sampling_bytes(
+    net: NetworkSize, n_series: int, num_samples: int, horizon: int, workers: int
+) -> float:
+    """The sampler: ``workers`` concurrent batches of whole series.
+
+    A batch holds at most :data:`MAX_PATHS` paths (one series at least): their
+    trajectories and covariates, and the caches of every layer. A horizon
+    longer than ``prediction_length`` re-encodes each path's own window.
+    """
+    C, P, n = net.context_length, net.prediction_length, num_samples
+    per_batch = max(1, min(MAX_PATHS // n, -(-n_series // max(1, workers))))
+    concurrent = min(max(1, workers), -(-n_series // per_batch))
+    rows = per_batch * n
+    eval_values = _layer_values(net, EVAL_PER_WIDTH, EVAL_PER_SCORE)
+    cache = 2 * net.d_model * net.n_layers  # keys and values, every layer
+    encode = C * (eval_values + cache + net.n_inputs + PATH_VALUES)
+    paths = rows * (net.lead + C + horizon) * PATH_VALUES
+    paths += rows * (C + horizon) * net.n_covariates
+    decode = rows * min(P, horizon) * cache
+    encoded = rows if horizon > P else per_batch
+    return concurrent * (paths + encoded * encode + decode) * F32
+
+
+def fit_estimate(
+    net: NetworkSize,
+    batch_size: int,
+    lengths: Sequence[int],
+    validation: bool = True,
+    fit_skip: bool = True,
+) -> Estimate:
+    """Bytes a training run needs: the series, the model, its largest phase.
+
+    Parameters
+    ----------
+    net : NetworkSize
+    batch_size : int
+    lengths : sequence of int
+        Length of every series trained on.
+    validation : bool, default=True
+        Whether validation windows are scored by the CRPS of sample paths.
+    fit_skip : bool, default=True
+        Whether the linear term is fitted by least squares first.
+    """
+    W, R, n_cov = net.length, net.lead, net.n_covariates
+    points = float(sum(lengths))
+    # the flat tensors (a window of padding before each series), the arrays
+    # they are built from, the candidate windows (int64 indices)
+    flat = points + len(lengths) * (W + R)
+    data = (flat * (7 + n_cov) + points * (3 * n_cov + 16)) * F32
+    persistent = {"data": data, "model": MODEL_COPIES * model_bytes(net)}
+    transient = {"training": training_step_bytes(net, batch_size)}
+    drivers = {
+        "data": ("context_length",),
+        "model": ("context_length", "d_model", "n_layers"),
+        "training": ("context_length", "batch_size", "d_model", "n_layers")
+        + (("n_heads",) if net.attention == "full" else ()),
+    }
+    if fit_skip:
+        rows = max(1, LSQ_ENTRIES // (W * (net.n_inputs + 2))) * W
+        per_row = 7 * net.n_inputs + 8 + 14 * (W + R) / W
+        transient["linear_ar"] = rows * per_row * F32
+        drivers["linear_ar"] = ("context_length",)
+    if validation:
+        windows = min(VALIDATION_WINDOWS, len(lengths))
+        raw = windows * (R + W) * (2 + n_cov) * F32
+        P = net.prediction_length
+        paths = sampling_bytes(net, windows, VALIDATION_SAMPLES, P, 1)
+        transient["validation"] = raw + paths
+        drivers["validation"] = ("context_length", "d_model", "n_layers")
+    persistent["overhead"] = FIT_OVERHEAD
+    return Estimate(persistent, transient, drivers)
+
+
+def predict_estimate(
+    net: NetworkSize, n_series: int, num_samples: int, horizon: int, workers: int = 1
+) -> Estimate:
+    """Bytes a predict needs: the sampler, the inputs and the paths returned.
+
+    The paths ``(S, num_samples, horizon)`` come back as float64 and are
+    summarised (mean, quantiles) from copies.
+    """
+    steps = net.lead + net.context_length + horizon
+    inputs = n_series * steps * (2 + 2 * net.n_covariates)
+    paths = n_series * num_samples * horizon * 9
+    return Estimate(
+        {"paths": (inputs + paths) * F32, "overhead": PREDICT_OVERHEAD},
+        {"sampling": sampling_bytes(net, n_series, num_samples, horizon, workers)},
+        {
+            "sampling": ("num_samples", "context_length", "d_model", "n_layers"),
+            "paths": ("num_samples",),
+        },
+    )
+
+
+def available_memory(device: torch.device | str = "cpu") -> tuple[float | None, str]:
+    """Bytes available to a run on ``device``, and where (for messages).
+
+    CUDA: the free memory of the device. Otherwise the host's: the kernel's
+    ``MemAvailable`` (else the free physical pages), capped by the room left
+    under the control group's limit. None where nothing tells.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return float(free), f"the device {device}"
+    return _host_available(), "this machine"
+
+
+def _host_available() -> float | None:
+    found = []
+    try:
+        with open("/proc/meminfo") as f:
+            found += [int(x.split()[1]) * 1024 for x in f if x.startswith("MemAvail")]
+    except (OSError, ValueError, IndexError):
+        pass
+    if not found and hasattr(os, "sysconf"):
+        try:
+            found.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        except (ValueError, OSError):
+            pass
+    for limit_file, usage_file in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+         "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+    ):  # fmt: skip
+        try:
+            with open(limit_file) as f, open(usage_file) as g:
+                limit, usage = f.read().strip(), int(g.read().strip())
+        except (OSError, ValueError):
+            continue
+        if limit.isdigit() and int(limit) < 2**60:  # v1 writes "no limit" so
+            found.append(max(0, int(limit) - usage))
+        break
+    return float(min(found)) if found else None
+
+
+def check_memory(
+    estimate: Estimate,
+    action: str,
+    values: dict[str, int],
+    device: torch.device | str = "cpu",
+    available: float | None = None,
+) -> Estimate:
+    """Raise a ``ValueError`` if ``estimate`` exceeds the available memory.
+
+    ``values`` maps parameter names to their values; the message names those
+    that drive the largest part of the estimate (those above
+    :data:`ORDINARY` values, or all if none is), the estimate and the memory
+    available. ``available`` (bytes) replaces :func:`available_memory`.
+    Returns ``estimate``.
+    """
+    where = "this machine"
+    if available is None:
+        available, where = available_memory(device)
+    if available is None or estimate.total <= available:
+        return estimate
+    named = [p for p in estimate.drivers.get(estimate.largest, ()) if p in values]
+    named = [p for p in named if values[p] > ORDINARY.get(p, 0)] or named
+    causes = "".join(f"{p}={values[p]}, " for p in named)[:-2]
+    raise ValueError(
+        f"{causes + ': ' if causes else ''}{action} would need about "
+        f"{estimate.total / GIB:.1f} GiB, more than the {available / GIB:.1f} GiB "
+        f"{where} has available; lower {' or '.join(named) or 'the data size'}"
+    )
+
+
+def check_model_memory(config, layout, device: torch.device) -> Estimate:
+    """Refuse to build a network whose training copies alone would not fit.
+
+    ``config`` is its ``LogSparseConfig``, ``layout`` its ``WindowLayout``.
+    """
+    net = NetworkSize.of(config, layout)
+    estimate = Estimate(
+        {"model": MODEL_COPIES * model_bytes(net)},
+        {},
+        {"model": ("context_length", "d_model", "n_layers")},
+    )
+    return check_memory(estimate, "fit", net.values(), device)
+
+
+def check_fit_memory(model, lengths: Sequence[int], config) -> Estimate:
+    """Refuse a training run of ``model`` that would not fit in memory.
+
+    ``lengths`` are those of the series trained on, ``config`` the
+    ``TrainConfig`` of the run. Returns the estimate.
+    """
+    net = NetworkSize.of(model.config, model.layout)
+    estimate = fit_estimate(
+        net,
+        config.batch_size,
+        lengths,
+        validation=config.early_stopping_patience is not None
+        and config.validation_metric == "crps",
+        fit_skip=config.fit_skip and model.config.ar_skip,
+    )
+    values = net.values(batch_size=config.batch_size)
+    return check_memory(estimate, "fit", values, model.device)
+
+
+def check_predict_memory(
+    model, num_samples: int, n_series: int, horizon: int, workers: int
+) -> Estimate:
+    """Refuse to draw ``num_samples`` paths of ``horizon`` steps for ``n_series``.
+
+    ``model`` is the fitted ``GlobalModel``, ``workers`` the sampler's
+    concurrent batches. Returns the estimate.
+    """
+    net = NetworkSize.of(model.config, model.layout)
+    estimate = predict_estimate(net, n_series, num_samples, horizon, workers)
+    values = net.values(num_samples=num_samples)
+    return check_memory(estimate, "predict", values, model.device)
