@@ -56,8 +56,8 @@ class LogSparseTransformerForecaster(BaseForecaster):
     context_length : int or None, default=None
         Conditioning range of the training windows. None: seven seasons of the
         index frequency (168 for hourly data), or ``4 * prediction_length``
-        without a season, at most the median series length. At most the
-        longest series' length less ``prediction_length`` (longer is clipped).
+        without a season, at most the median series length. Longer than the
+        longest series less ``prediction_length``: clipped, with a warning.
     prediction_length : int or None, default=None
         Prediction range of the training windows. None: the largest step of
         the ``fh`` given to ``fit``, else one season, else 8. Longer horizons
@@ -239,7 +239,6 @@ class LogSparseTransformerForecaster(BaseForecaster):
         super().__init__()
 
     # ------------------------------------------------------------------ fit
-
     def fit(self, y, X=None, fh=None):  # noqa: D102 (sktime's docstring)
         # a refit that fails (bad data, diverged, Ctrl-C) keeps the fitted model
         check_sorted("fit", y=y, X=X)
