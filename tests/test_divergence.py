@@ -13,6 +13,17 @@ from sktime_logsparse import LogSparseTransformerForecaster
 CONFIG = {**TINY, "max_epochs": 6, "windows_per_epoch": 64}
 
 
+def _fake_scores(monkeypatch, values):
+    """Validation scores in turn; None: the real score (the untrained one first)."""
+    real, scores = training.SCORES["crps"], iter(values)
+
+    def score(*args):
+        value = next(scores)
+        return real(*args) if value is None else value
+
+    monkeypatch.setitem(training.SCORES, "crps", score)
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_far_too_high_learning_rate_raises_naming_the_rate_to_try(seed):
     params = {**CONFIG, "learning_rate": 1e3, "random_state": seed}
@@ -28,14 +39,7 @@ def test_far_too_high_learning_rate_raises_naming_the_rate_to_try(seed):
 
 def test_divergence_after_good_epochs_keeps_the_best_and_warns(monkeypatch):
     # the validation score improves for three epochs, then explodes
-    real = training.SCORES["crps"]
-    scores = iter([None, 0.9, 0.7, 0.8, 1e6])  # None: the untrained score
-
-    def score(*args):
-        value = next(scores)
-        return real(*args) if value is None else value
-
-    monkeypatch.setitem(training.SCORES, "crps", score)
+    _fake_scores(monkeypatch, [None, 0.9, 0.7, 0.8, 1e6])
     f = LogSparseTransformerForecaster(**CONFIG)
     with pytest.warns(
         RuntimeWarning,
@@ -48,14 +52,7 @@ def test_divergence_after_good_epochs_keeps_the_best_and_warns(monkeypatch):
 
 
 def test_non_finite_validation_score_is_divergence(monkeypatch):
-    real = training.SCORES["crps"]
-    scores = iter([None, 0.9, math.nan])
-
-    def score(*args):
-        value = next(scores)
-        return real(*args) if value is None else value
-
-    monkeypatch.setitem(training.SCORES, "crps", score)
+    _fake_scores(monkeypatch, [None, 0.9, math.nan])
     f = LogSparseTransformerForecaster(**CONFIG)
     with pytest.warns(RuntimeWarning, match="non-finite validation score"):
         f.fit(series(120), fh=[1, 2])
