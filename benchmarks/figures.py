@@ -286,9 +286,15 @@ def etth1(result: dict, path: Path) -> None:
 
 
 def training(result: dict, path: Path) -> None:
-    """Training windows per second, LogSparse and full attention, per setting."""
+    """Training windows per second per setting; time to accuracy on M4 Hourly."""
     rows = result["rows"]
-    fig, ax = plt.subplots(figsize=(8.5, 4.3))
+    if "curves" in result:
+        fig, (ax, ax_c) = plt.subplots(
+            1, 2, figsize=(14, 4.3), gridspec_kw={"width_ratios": [1.1, 1]}
+        )
+        time_to_accuracy(ax_c, result["curves"])
+    else:
+        fig, ax = plt.subplots(figsize=(8.5, 4.3))
     x = np.arange(len(rows))
     for offset, key, label, color in (
         (-0.2, "logsparse_windows_per_s", "LogSparse attention", C_OURS),
@@ -318,6 +324,31 @@ def training(result: dict, path: Path) -> None:
     ax.legend(fontsize=8, loc="upper right")
     grid(ax, "y")
     finish(fig, result, path)
+
+
+def time_to_accuracy(ax, part: dict) -> None:
+    """Validation CRPS per epoch against seconds since training began."""
+    colors = {"before": C_BASE, "after": C_OURS}
+    for name, run in part["settings"].items():
+        seconds = [h["seconds"] for h in run["history"]]
+        crps = [h["val_crps"] for h in run["history"]]
+        ax.plot(
+            seconds,
+            crps,
+            marker=".",
+            color=colors.get(name),
+            label=f"{name}: {run['epochs']} epochs, {run['fit_s']:.0f} s",
+        )
+    best = part["settings"]["before"]["best_val_crps"]
+    ax.axhline(best, color=C_BASE, lw=0.8, ls="--")
+    ax.set_xlabel("seconds since training began")
+    ax.set_ylabel("validation CRPS (scaled)")
+    ax.set_title(
+        "Time to accuracy, M4 Hourly (dashed: best of before; lower is better)",
+        fontsize=10,
+    )
+    ax.legend(fontsize=8)
+    grid(ax, "both")
 
 
 def sampling(result: dict, path: Path) -> None:

@@ -1,11 +1,22 @@
-"""Training throughput of the forecaster's network: LogSparse against full attention.
+"""Training cost: throughput of the network, and time to accuracy on M4 Hourly.
 
-Windows per second of complete training steps (forward, Gaussian NLL,
-backward, gradient clipping, Adam) of :class:`LogSparseTransformer` at the
-forecaster's default size (d_model 32, 4 heads, 3 layers, kernel 3), with
-``attention="logsparse"`` and ``attention="full"`` (SDPA, causal) side by
-side in one run, alternating between them so that machine noise hits both
-alike.
+Part (a), throughput. Windows per second of complete training steps (forward,
+Gaussian NLL, backward, gradient clipping, Adam) of
+:class:`LogSparseTransformer` at the forecaster's default size (d_model 32, 4
+heads, 3 layers, kernel 3), with ``attention="logsparse"`` and
+``attention="full"`` (SDPA, causal) side by side in one run, alternating
+between them so that machine noise hits both alike.
+
+Part (b), time to accuracy (``--curves``). The forecaster of the M4 Hourly
+benchmark fitted on the 414 training series, once with the configuration of
+record before the cost work of issue 18 (:data:`BEFORE`) and once with the
+current one (``CONFIG`` of ``m4_hourly.py``), one after the other in one run:
+the validation CRPS (the score early stopping reads, on the last 48 points of
+every training series) against the wall-clock seconds since training began,
+epoch by epoch, from ``training_history_``. Each fit stops at ``--seconds``
+(``max_fit_seconds``) or at its own end. A cProfile of three epochs of each
+configuration gives where the time goes (the functions with the most time of
+their own).
 
 With ``--markdown`` the run is the record: its results go to
 ``benchmarks/results/training.json`` (or ``--json PATH``), the page is rendered
@@ -15,6 +26,7 @@ from the results file without measuring.
 Usage::
 
     python benchmarks/training.py --markdown docs/benchmarks/training.md
+    python benchmarks/training.py --curves --markdown docs/benchmarks/training.md
     python benchmarks/training.py --from-results \
         --markdown docs/benchmarks/training.md
 """
@@ -22,7 +34,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import cProfile
+import json
+import os
+import pstats
 import time
+from pathlib import Path
 
 import _report as R  # benchmarks/_report.py
 import torch
@@ -30,6 +47,22 @@ import torch
 from sktime_logsparse.nn import LogSparseConfig, LogSparseTransformer
 
 NAME = "training"
+
+#: the M4 Hourly configuration of record before the cost work of issue 18
+#: (``m4_hourly.py``'s CONFIG then, on the class defaults of then)
+BEFORE = {
+    "context_length": 168,
+    "prediction_length": 48,
+    "windows_per_epoch": 4096,
+    "kernel_size": 6,
+    "dropout": 0.1,
+    "batch_size": 64,
+    "learning_rate": 5e-4,
+    "max_epochs": 72,
+    "early_stopping_patience": 15,
+    "random_state": 0,
+    "trainer_kwargs": {"lr_schedule": "cosine"},
+}
 
 
 def make_step(kind: str, length: int, batch: int, dropout: float, n_inputs: int = 8):
@@ -71,6 +104,163 @@ def measure(length: int, batch: int, repeats: int, dropout: float) -> dict:
             step()
             times[kind].append(time.perf_counter() - t)
     return {kind: batch / min(ts) for kind, ts in times.items()}
+
+
+# ------------------------------------------------------- (b) time to accuracy
+
+
+def _m4():
+    import m4_hourly  # benchmarks/m4_hourly.py: data and forecaster of record
+
+    return m4_hourly
+
+
+def fit_curve(config: dict, seconds: float | None) -> dict:
+    """Fit the M4 Hourly training series; validation CRPS per epoch and time."""
+    m4 = _m4()
+    train, _ = m4.load("test", None)
+    forecaster = m4.make_forecaster(config, seconds, False)
+    load = os.getloadavg()[0]
+    begin = time.perf_counter()
+    forecaster.fit(train, fh=list(range(1, m4.HORIZON + 1)))
+    fit_s = time.perf_counter() - begin
+    history = [
+        {
+            "epoch": h["epoch"],
+            "seconds": h["seconds"],
+            "val_crps": h["val_loss"],
+            "train_nll": h["train_loss"],
+        }
+        for h in forecaster.training_history_
+    ]
+    return {
+        "config": config,
+        "budget_s": seconds,
+        "fit_s": fit_s,
+        "epochs": len(history),
+        "best_val_crps": min(h["val_crps"] for h in history),
+        "history": history,
+        "load_before": load,
+        "load_after": os.getloadavg()[0],
+    }
+
+
+def _label(func: tuple) -> str:
+    """``torch.dropout`` or ``_attention.py:98(backward)`` from a pstats key."""
+    path, line, name = func
+    if path == "~":  # a built-in: pstats names it "{built-in method ...}"
+        return name.strip("{}").replace("built-in method ", "").replace("method ", "")
+    return f"{Path(path).name}:{line}({name})"
+
+
+def profile_epochs(config: dict, epochs: int = 3, top: int = 12) -> dict:
+    """cProfile of ``epochs`` epochs: the functions with most time of their own."""
+    m4 = _m4()
+    train, _ = m4.load("test", None)
+    short = {**config, "max_epochs": epochs, "early_stopping_patience": 100}
+    forecaster = m4.make_forecaster(short, None, False)
+    profiler = cProfile.Profile()
+    begin = time.perf_counter()
+    profiler.enable()
+    forecaster.fit(train, fh=list(range(1, m4.HORIZON + 1)))
+    profiler.disable()
+    total = time.perf_counter() - begin
+    stats = pstats.Stats(profiler).stats  # func -> (cc, nc, tottime, cumtime, ...)
+    rows = sorted(stats.items(), key=lambda kv: kv[1][2], reverse=True)[:top]
+    return {
+        "epochs": epochs,
+        "total_s": total,
+        "top": [
+            {"function": _label(func), "calls": s[1], "own_s": s[2]} for func, s in rows
+        ],
+    }
+
+
+def curves(seconds: float | None) -> dict:
+    """Part (b): time to accuracy and profile, before and after."""
+    settings = {"before": BEFORE, "after": _m4().CONFIG}
+    out = {"settings": {}, "profile": {}}
+    for name, config in settings.items():
+        out["settings"][name] = fit_curve(config, seconds)
+        run = out["settings"][name]
+        print(
+            f"{name}: {run['epochs']} epochs in {run['fit_s']:.0f} s, best "
+            f"validation CRPS {run['best_val_crps']:.4f}",
+            flush=True,
+        )
+    for name, config in settings.items():
+        out["profile"][name] = prof = profile_epochs(config)
+        print(f"{name}: 3 epochs profiled, {prof['total_s']:.1f} s", flush=True)
+    before = out["settings"]["before"]["best_val_crps"]
+    for run in out["settings"].values():
+        # the first time the run's validation score reached the best "before"
+        reached = [h["seconds"] for h in run["history"] if h["val_crps"] <= before]
+        run["seconds_to_before_best"] = reached[0] if reached else None
+    return out
+
+
+def curves_markdown(part: dict) -> list[str]:
+    """The page's section of part (b)."""
+    runs = part["settings"]
+    head = ["configuration", "epochs", "fit (s)", "best validation CRPS",
+            "seconds to the best of before"]  # fmt: skip
+    rows = [
+        [
+            name,
+            run["epochs"],
+            f"{run['fit_s']:.0f}",
+            f"{run['best_val_crps']:.4f}",
+            "-"
+            if run["seconds_to_before_best"] is None
+            else f"{run['seconds_to_before_best']:.0f}",
+        ]  # fmt: skip
+        for name, run in runs.items()
+    ]
+    lines = [
+        "",
+        "## Time to accuracy on M4 Hourly",
+        "",
+        "The forecaster of the M4 Hourly benchmark fitted on its 414 training "
+        "series, with the configuration of record before the cost work and with "
+        "the current one, one after the other in one run: the validation CRPS "
+        "that early stopping reads, epoch by epoch, against the seconds since "
+        "training began (right panel of the figure). Command:",
+        "",
+        "```bash",
+        part.get("command", "(not recorded)"),
+        "```",
+        "",
+        R.run_line(part) + f" Load average {runs['before']['load_before']:.1f} "
+        f"at the start.",
+        "",
+        R.markdown_table(head, rows),
+        "",
+        "Configurations:",
+        "",
+    ]
+    for name, run in runs.items():
+        lines.append(f"- {name}: `{json.dumps(run['config'], sort_keys=True)}`")
+    lines += ["", "### Where the time goes", ""]
+    for name, prof in part["profile"].items():
+        lines += [
+            f"{name}: {prof['epochs']} epochs in {prof['total_s']:.1f} s "
+            "(cProfile), the functions with the most time of their own:",
+            "",
+            R.markdown_table(
+                ["function", "calls", "own time (s)", "share"],
+                [
+                    [
+                        f"`{r['function']}`",
+                        r["calls"],
+                        f"{r['own_s']:.2f}",
+                        f"{r['own_s'] / prof['total_s']:.0%}",
+                    ]  # fmt: skip
+                    for r in prof["top"]
+                ],
+            ),
+            "",
+        ]
+    return lines
 
 
 def markdown(result: dict, stem: str = NAME) -> str:
@@ -121,6 +311,8 @@ def markdown(result: dict, stem: str = NAME) -> str:
         "",
         R.markdown_table(head, rows),
     ]
+    if "curves" in result:
+        lines += curves_markdown(result["curves"])
     return "\n".join(lines) + "\n"
 
 
@@ -129,12 +321,26 @@ def main(argv=None) -> None:
     parser.add_argument("--lengths", default="512,2048")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--curves",
+        action="store_true",
+        help="run part (b), time to accuracy on M4 Hourly, instead of part (a)",
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=None, help="(b): budget of each fit"
+    )
     R.add_page_args(parser, json_of=NAME)
     args = parser.parse_args(argv)
     if args.from_results:
         R.page_from_results(parser, args, NAME, markdown)
         return
     info = R.start_run("training.py", threads=torch.get_num_threads())
+    path = R.results_file(args, NAME)
+    if args.curves:  # part (b); part (a) is kept from the results file
+        kept = R.read_json(path) if path and Path(path).is_file() else {}
+        result = {**kept, "curves": {**info, **curves(args.seconds)}}
+        R.record(args, NAME, result, markdown, path)
+        return
     rows = []
     for length in map(int, args.lengths.split(",")):
         for dropout in (0.1, 0.0):
@@ -169,7 +375,9 @@ def main(argv=None) -> None:
         "dtype": "float32",
         "rows": rows,
     }
-    R.record(args, NAME, result, markdown, R.results_file(args, NAME))
+    if path and Path(path).is_file() and "curves" in R.read_json(path):
+        result["curves"] = R.read_json(path)["curves"]  # part (b) is kept
+    R.record(args, NAME, result, markdown, path)
 
 
 if __name__ == "__main__":

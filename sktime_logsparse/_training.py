@@ -205,7 +205,13 @@ def train(
                 result.stop_reason = "diverged"
                 break
             result.history.append(
-                {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss}
+                {
+                    "epoch": epoch,
+                    "train_loss": train_loss,
+                    "val_loss": val_loss,
+                    # wall time since training started, validation included
+                    "seconds": time.perf_counter() - started,
+                }
             )
             logger.info(
                 "epoch %d: train %.4f, validation %s", epoch, train_loss, val_loss

@@ -134,7 +134,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
     model_ : GlobalModel
         The trained network and its window layout.
     training_history_ : list of dict
-        Per epoch: ``train_loss`` and ``val_loss``.
+        Per epoch: ``train_loss``, ``val_loss`` and ``seconds`` since training began.
 
     References
     ----------

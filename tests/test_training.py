@@ -194,6 +194,9 @@ def test_training_reduces_loss_and_restores_best(make_layout, make_config):
     assert losses[-1] < losses[0]
     assert result.best_loss == min(losses)
     assert not net.training
+    # wall time since training began, growing epoch by epoch
+    seconds = [h["seconds"] for h in result.history]
+    assert 0 < seconds[0] and all(np.diff(seconds) > 0)
 
 
 def test_non_finite_loss_keeps_best_weights_with_a_warning(make_layout, make_config):
