@@ -64,7 +64,14 @@ def evaluate_crps(
     those of the weights. The CRPS of a sample is ``E|X - y| - E|X - X'| / 2``.
     """
     C, P, R = layout.context_length, layout.prediction_length, layout.lead
-    settings = SamplerSettings(horizon=P, num_samples=config.validation_samples)
+    # on the CPU, batches of windows decode in threads of one intra-op thread
+    # each, as forecasts do (see _sampling.SamplerSettings.workers)
+    cpu = data.z.device.type == "cpu"
+    settings = SamplerSettings(
+        horizon=P,
+        num_samples=config.validation_samples,
+        workers=torch.get_num_threads() if cpu else 1,
+    )
     was_training = network.training
     network.eval()
     total, count = 0.0, 0
