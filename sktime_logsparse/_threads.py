@@ -23,19 +23,19 @@ these small networks is many small ones: split across intra-op threads, each
 operation ends with a wait for the slowest thread, which stalls whenever
 another process holds a core. Issue 18 measured a single-series predict at
 context 2,048 slowing 3.2 to 3.4 times beside two busy processes on 2 cores
-with two intra-op threads (a fair share is 2 times), 1.3 times with one. On
-the same 2-core Intel Xeon, shared with other work (load average 6 to 10):
-that predict took 9.2 s with two intra-op threads against 0.56 s with one; a
-``fit`` of 100 M4 Hourly series (512 windows, one epoch and its validation
-pass) 104 s and 211 s with two threads against 8.9 s with one (the 8 training
-steps alone: 16.1 s against 4.2 s); a predict of those 100 series 10.2 s with
-two single-threaded decoding threads against 8.7 s with one, and beside two
-busy processes 21.1 s against 31.1 s: separate threads do not wait on each
-other per operation. A second intra-op thread can at best halve a fit on 2
-cores, and costs several times that under contention, so training defaults to
-one. Decoding threads beyond 2 are not measured here; torch's own default,
-one intra-op thread per physical core, is far beyond what networks of this
-size use.
+with two intra-op threads (a fair share is 2 times), 1.3 times with one. In
+the run of record, on a 2-core Intel Xeon shared with other work (others used
+about 1.3 cores during the "quiet" runs), that predict took 9.2 s with two
+intra-op threads against 0.32 s with one, with the same share of the cores;
+a ``fit`` of 100 M4 Hourly series (512 windows, one epoch and its validation
+pass) 50 s against 8.8 s, and beside two busy processes 84 s against 22 s. A
+second intra-op thread can at best halve a fit on 2 cores and cost several
+times that here, so training defaults to one. Predicting those 100 series
+with two single-threaded decoding threads took 5.0 s (10.4 s beside the busy
+processes) against 7.8 s (15.8 s) with one: separate threads do not wait on
+each other per operation, so predict keeps two. Decoding threads beyond 2
+are not measured; torch's own default, one intra-op thread per physical
+core, is far beyond what networks of this size use.
 
 The default depends only on the cores this process may run on, never on the
 load: the same call gives the same numbers. Sample paths do not depend on the
