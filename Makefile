@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # requirement of the package does not pull a multi-GB CUDA build.
 TORCH_CPU ?= torch==2.13.0
 
-.PHONY: test lint format venv bench-venv demo bench-attention bench-sampling bench-training bench-m4 bench-etth1 docs docs-figures clean
+.PHONY: test lint format venv bench-venv demo bench-attention bench-sampling bench-threads bench-training bench-m4 bench-etth1 docs docs-figures clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ bench-attention: venv
 # writes the page of record
 bench-sampling: venv
 	$(BIN)/python benchmarks/sampling.py --markdown docs/benchmarks/sampling.md
+
+# n_threads settings, quiet and beside two busy processes: single-series
+# predict at context 2,048, fit and predict of 100 M4 Hourly series; writes
+# the page of record (run it on an otherwise idle machine)
+bench-threads: venv
+	$(BIN)/python benchmarks/threads.py --markdown docs/benchmarks/threads.md
 
 # the benchmark scripts' extras (official M4 table, markdown tables, figures)
 $(VENV)/.bench-installed: $(BIN)/python pyproject.toml

@@ -397,6 +397,50 @@ def sampling(result: dict, path: Path) -> None:
     finish(fig, result, path)
 
 
+THREAD_LABELS = {"None": "None\n(default)", "unpinned": "unpinned\n(before)"}
+
+
+def threads_panel(ax, settings: dict, title: str) -> None:
+    """Quiet and loaded median times per ``n_threads`` setting, slow-down above."""
+    names = list(settings)
+    x = np.arange(len(names))
+    quiet = [settings[n]["quiet"]["median_s"] for n in names]
+    loaded = [settings[n]["loaded"]["median_s"] for n in names]
+    ax.bar(x - 0.2, quiet, width=0.38, color=C_OURS, label="quiet")
+    ax.bar(x + 0.2, loaded, width=0.38, color="#c04040", label="beside busy processes")
+    for xi, n, top in zip(x, names, loaded, strict=True):
+        ax.text(
+            xi + 0.2, top, f"{settings[n]['slowdown']:.1f}x", ha="center",
+            va="bottom", fontsize=8,
+        )  # fmt: skip
+    labels = [
+        f"{THREAD_LABELS.get(n, n)}\n{settings[n]['threads']} thread(s)" for n in names
+    ]
+    ax.set_xticks(x, labels, fontsize=7.5)
+    ax.set_ylabel("seconds (median)", fontsize=8)
+    ax.set_ylim(0, max(loaded + quiet) * 1.2)
+    ax.set_title(title, fontsize=9)
+    ax.tick_params(axis="y", labelsize=8)
+    grid(ax, "y")
+
+
+def threads(result: dict, path: Path) -> None:
+    """Each n_threads setting quiet and loaded: predict, fit, panel predict."""
+    a, b = result["a"], result["b"]
+    fig, axes = plt.subplots(
+        1, 3, figsize=(13, 4.2), gridspec_kw={"width_ratios": [4, 3, 3]}
+    )
+    threads_panel(
+        axes[0], a["settings"],
+        f"(a) predict 1 series, context {a['context']}, "
+        f"{a['horizon']} steps x {a['samples']} paths",
+    )  # fmt: skip
+    threads_panel(axes[1], b["fit"], f"(b) fit, {b['series']} M4 Hourly series")
+    threads_panel(axes[2], b["predict"], f"(b) predict {b['series']} M4 Hourly series")
+    axes[0].legend(fontsize=7.5, loc="upper left")
+    finish(fig, result, path)
+
+
 ABLATION_METRICS = [
     ("sMAPE", ".2f"),
     ("MASE", ".3f"),
@@ -492,6 +536,7 @@ PLOTS = {
     "etth1": etth1,
     "training": training,
     "sampling": sampling,
+    "threads": threads,
 }
 
 

@@ -68,6 +68,7 @@ class Settings:
     num_samples: int
     point_forecast: str
     device: Any
+    n_threads: int | None
     random_state: int | None
     verbose: bool
     local_window: int | None
@@ -180,6 +181,7 @@ def _check(v: dict) -> None:
     for name in ("max_epochs", "fine_tune_epochs", "update_epochs"):
         _check_int(v, name, 0)
     _check_int(v, "num_samples", 1)
+    _check_int(v, "n_threads", 1, optional=True)
     _check_int(v, "early_stopping_patience", 0, optional=True)
     _check_int(v, "local_window", 0, optional=True)
     _check_int(v, "sub_len", 1, optional=True)
@@ -270,3 +272,17 @@ def _check_random_state(value: Any) -> None:
         raise ValueError(
             f"random_state must be a non-negative int or None, got {value!r}"
         )
+
+
+def sktime_test_params() -> list[dict]:
+    """Two tiny, fast configurations for sktime's tests (``get_test_params``)."""
+    tiny = dict(d_model=8, n_heads=2, batch_size=8, device="cpu")
+    first = dict(context_length=4, n_layers=1, max_epochs=1, num_samples=10)
+    second = dict(
+        context_length=6, prediction_length=2, n_layers=2, kernel_size=2,
+        attention="local_restart", likelihood="student_t", scaling=None,
+        early_stopping_patience=None, max_epochs=2, batch_size=4,
+        windows_per_epoch=8, num_samples=8, fine_tune_epochs=1,
+        model_kwargs={"sub_len": 4, "time_features": None}, n_threads=1,
+    )  # fmt: skip
+    return [{**tiny, **first, "windows_per_epoch": 16}, {**tiny, **second}]

@@ -56,6 +56,7 @@ from ._files import (
 from ._model import GlobalModel, isolated_rng, resolve_device
 from ._params import MODEL_KWARGS, TRAINER_KWARGS
 from ._schema import (
+    ADDED_PARAMS,
     FORMAT,
     FORMAT_VERSION,
     check_names,
@@ -239,6 +240,7 @@ def load_model(path: str | Path, cls: type, device: Any = None):
         name: _decode(reader, value, config_path, f"params[{name!r}]")
         for name, value in config["params"].items()
     }
+    params = {**ADDED_PARAMS, **params}  # files from before a parameter existed
     if version == 1:
         params = _guarded(_params_from_v1, params, config_path, "params")
     if device is not None:

@@ -28,6 +28,9 @@ TOP_KEYS = ("format", "format_version", "class", "versions", "params", "state")
 #: top-level keys that files of some versions lack
 OPTIONAL_TOP_KEYS = ("checksums",)
 PACKAGES = ("sktime-logsparse", "sktime", "torch", "pandas", "numpy")
+#: parameters added since the current format was defined, with their defaults:
+#: files written before them lack them and load with the default
+ADDED_PARAMS = {"n_threads": None}
 #: most sample paths a loaded forecaster may ask for (the constructor takes any
 #: int >= 1; a file cannot make predict allocate without bound)
 MAX_NUM_SAMPLES = 2**20
@@ -82,7 +85,8 @@ def param_names(cls: type, version: int) -> set[str]:
 
 def check_names(config: dict, cls: type, version: int, known_state, path) -> None:
     """The parameters must be exactly those of ``cls``; the state only known keys."""
-    known_keys(config["params"], sorted(param_names(cls, version)), (), path, "params")
+    required = sorted(param_names(cls, version) - set(ADDED_PARAMS))
+    known_keys(config["params"], required, tuple(ADDED_PARAMS), path, "params")
     unknown = sorted(set(config["state"]) - set(known_state), key=str)
     if unknown:
         fail(path, "state", f"holds state this version does not know: {unknown}")

@@ -19,14 +19,11 @@ from ._checks import check_after, check_sorted, check_X, check_y
 from ._dataset import FittedPanel, choose_layout, n_covariates, training_arrays
 from ._model import build_model, resolve_device, seed_for, series_seeds
 from ._outputs import PathCache, SamplePaths
-from ._panel import (
-    regularise,
-    series_keys,
-    split_instances,
-)
-from ._params import Settings, resolve_params
+from ._panel import regularise, series_keys, split_instances
+from ._params import Settings, resolve_params, sktime_test_params
 from ._persistence import load_model, save_model
 from ._sampling import forecast
+from ._threads import threads_for
 from ._training import fit_model
 from ._transaction import atomic
 from ._windows import WindowLayout
@@ -111,6 +108,12 @@ class LogSparseTransformerForecaster(BaseForecaster):
         ``predict`` returns the ``"mean"`` or the ``"median"`` of the paths.
     device : str, default="auto"
         ``"auto"`` (cuda, then mps, then cpu), ``"cpu"``, ``"cuda"``, ...
+    n_threads : int or None, default=None
+        CPU threads of a call, restored after it: torch's intra-op threads in
+        ``fit``; in ``predict``, decoding threads of one intra-op thread each
+        (one per series at most). None: ``OMP_NUM_THREADS`` or the user's
+        ``torch.set_num_threads``, else 1 in ``fit``, ``min(2, cores)`` in
+        ``predict``. ``random_state`` repeats training for a fixed value.
     random_state : int or None, default=None
         Seed of weights, window sampling, dropout and sample paths. The global
         torch and numpy random states are left untouched either way.
@@ -206,6 +209,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
         num_samples=100,
         point_forecast="mean",
         device="auto",
+        n_threads=None,
         random_state=None,
         verbose=False,
         model_kwargs=None,
@@ -232,6 +236,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
         self.num_samples = num_samples
         self.point_forecast = point_forecast
         self.device = device
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
         self.model_kwargs = model_kwargs
@@ -242,7 +247,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
     def fit(self, y, X=None, fh=None):  # noqa: D102 (sktime's docstring)
         # a refit that fails (bad data, diverged, Ctrl-C) keeps the fitted model
         check_sorted("fit", y=y, X=X)
-        with atomic(self):
+        with atomic(self), threads_for(self):
             return super().fit(y, X=X, fh=fh)
 
     fit.__doc__ = BaseForecaster.fit.__doc__
@@ -250,7 +255,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
     def update(self, y, X=None, update_params=True):  # noqa: D102
         # sktime moves the cutoff first: a failed update must move it back
         check_sorted("update", y=y, X=X)
-        with atomic(self, mutated=("_panel", "model_")):
+        with atomic(self, mutated=("_panel", "model_")), threads_for(self):
             return super().update(y, X=X, update_params=update_params)
 
     update.__doc__ = BaseForecaster.update.__doc__
@@ -265,7 +270,8 @@ class LogSparseTransformerForecaster(BaseForecaster):
         self.pretrained_model_ = self._new_model(s, n_series=len(keys))
         ids = np.arange(len(keys))
         panel = FittedPanel.build(instances, ids, s.likelihood_.integer_data, y)
-        self._train(self.pretrained_model_, panel, s)
+        with threads_for(self):
+            self._train(self.pretrained_model_, panel, s)
         return self
 
     def _fit(self, y, X=None, fh=None):
@@ -409,7 +415,8 @@ class LogSparseTransformerForecaster(BaseForecaster):
         draw = partial(forecast, model, series_id=ids, num_samples=n, seeds=seeds)
         layout, cutoff = self.model_.layout, self.cutoff
         axis, scaler = self.time_axis_, self.exog_scaler_
-        return self._panel.sample_paths(draw, axis, scaler, layout, fh, cutoff, X)
+        with threads_for(self, n_series=len(ids)):
+            return self._panel.sample_paths(draw, axis, scaler, layout, fh, cutoff, X)
 
     # ---------------------------------------------------------- persistence
 
@@ -438,13 +445,4 @@ class LogSparseTransformerForecaster(BaseForecaster):
     @classmethod
     def get_test_params(cls, parameter_set="default"):
         """Two tiny, fast configurations (a list of dicts) for sktime's tests."""
-        tiny = dict(d_model=8, n_heads=2, batch_size=8, device="cpu")
-        first = dict(context_length=4, n_layers=1, max_epochs=1, num_samples=10)
-        second = dict(
-            context_length=6, prediction_length=2, n_layers=2, kernel_size=2,
-            attention="local_restart", likelihood="student_t", scaling=None,
-            early_stopping_patience=None, max_epochs=2, batch_size=4,
-            windows_per_epoch=8, num_samples=8, fine_tune_epochs=1,
-            model_kwargs={"sub_len": 4, "time_features": None},
-        )  # fmt: skip
-        return [{**tiny, **first, "windows_per_epoch": 16}, {**tiny, **second}]
+        return sktime_test_params()

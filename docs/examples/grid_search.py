@@ -46,7 +46,8 @@ grid = ForecastingGridSearchCV(
         "attention": ["logsparse", "local", "full"],
     },
     scoring=MeanAbsoluteScaledError(sp=SEASONALITY),
-    # one candidate at a time: torch already uses every core for each fit
+    # one candidate at a time, in this process; sktime's default "loky" runs
+    # them in parallel worker processes of one thread each (see the how-to)
     backend=None,
 )
 grid.fit(y_train, fh=fh)  # refits the best candidate on the whole training range

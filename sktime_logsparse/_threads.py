@@ -1,0 +1,194 @@
+"""How many CPU threads ``fit`` and ``predict`` use: one policy, set per call.
+
+A forecaster's ``n_threads`` is resolved by :func:`resolve_threads` and set by
+:func:`limit_threads` for the duration of a call (torch's intra-op threads and
+the BLAS pool numpy uses), then restored, also when the call raises:
+
+* an int >= 1 is used as given;
+* None (the default): the count the user chose, if any (:func:`user_threads`:
+  a ``torch.set_num_threads`` call made after this package was imported, else
+  the ``OMP_NUM_THREADS`` environment variable, which joblib's ``loky``
+  workers get), else :data:`DEFAULT_THREADS`.
+
+Training (``fit``, ``update``, ``pretrain``) runs torch with that many
+intra-op threads; the default is 1. ``predict`` decodes batches of series in
+that many threads of one intra-op thread each (the sampler runs
+``torch.get_num_threads()`` workers, see :class:`._sampling.SamplerSettings`),
+never more threads than series (:func:`predict_threads`); the default is
+``min(2, cores)``.
+
+Why (``benchmarks/threads.py``; ``docs/benchmarks/threads.md`` has the run of
+record). Decoding is thousands of tiny operations, and a training step of
+these small networks is many small ones: split across intra-op threads, each
+operation ends with a wait for the slowest thread, which stalls whenever
+another process holds a core. Issue 18 measured a single-series predict at
+context 2,048 slowing 3.2 to 3.4 times beside two busy processes on 2 cores
+with two intra-op threads (a fair share is 2 times), 1.3 times with one. In
+the run of record, on a 2-core Intel Xeon shared with other work (others used
+about 1.3 cores during the "quiet" runs), that predict took 9.2 s with two
+intra-op threads against 0.32 s with one, with the same share of the cores;
+a ``fit`` of 100 M4 Hourly series (512 windows, one epoch and its validation
+pass) 50 s against 8.8 s, and beside two busy processes 84 s against 22 s. A
+second intra-op thread can at best halve a fit on 2 cores and cost several
+times that here, so training defaults to one. Predicting those 100 series
+with two single-threaded decoding threads took 5.0 s (10.4 s beside the busy
+processes) against 7.8 s (15.8 s) with one: separate threads do not wait on
+each other per operation, so predict keeps two. Decoding threads beyond 2
+are not measured; torch's own default, one intra-op thread per physical
+core, is far beyond what networks of this size use.
+
+The default depends only on the cores this process may run on, never on the
+load: the same call gives the same numbers. Sample paths do not depend on the
+thread count (one intra-op thread per decoding thread, one generator per
+series), but training can: reductions split across threads add in another
+order. So ``random_state`` repeats results exactly for a fixed ``n_threads``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import numbers
+import os
+import threading
+from collections.abc import Iterator
+
+import torch
+from threadpoolctl import ThreadpoolController
+
+#: torch's intra-op thread count when this package was imported: a different
+#: count later means the user called ``torch.set_num_threads``
+IMPORT_THREADS = torch.get_num_threads()
+
+
+def _cores() -> int:
+    """The cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+#: threads of a call when neither ``n_threads`` nor the user chose a count:
+#: intra-op threads of training, decoding threads of sampling (module docstring)
+DEFAULT_THREADS = {"fit": 1, "predict": min(2, _cores())}
+
+
+def check_threads(n_threads) -> None:
+    """Raise a ``TypeError``/``ValueError`` naming ``n_threads`` if it is invalid."""
+    if n_threads is None:
+        return
+    if isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral):
+        raise TypeError(f"n_threads must be an int >= 1 or None, got {n_threads!r}")
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be an int >= 1 or None, got {n_threads!r}")
+
+
+def _env_threads() -> int | None:
+    """``OMP_NUM_THREADS`` as an int >= 1 (its first level); None if unset or bad."""
+    value = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    try:
+        count = int(value)
+    except ValueError:
+        return None
+    return count if count >= 1 else None
+
+
+def user_threads() -> int | None:
+    """The thread count the user chose, or None if they chose none.
+
+    A ``torch.set_num_threads`` call since this package was imported (the
+    count outside any call of a forecaster differs from
+    :data:`IMPORT_THREADS`) wins; else ``OMP_NUM_THREADS`` if it is set.
+    """
+    with _lock:
+        outside = _state.outside if _state.depth else torch.get_num_threads()
+    if outside != IMPORT_THREADS:
+        return outside
+    return _env_threads()
+
+
+def resolve_threads(n_threads: int | None, task: str = "fit") -> int:
+    """Threads of a call: ``n_threads``, else the user's count, else the default.
+
+    ``task`` is ``"fit"`` (training: ``fit``, ``update``, ``pretrain``) or
+    ``"predict"``, whose defaults differ (:data:`DEFAULT_THREADS`).
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``n_threads`` is not None or an int >= 1.
+    """
+    check_threads(n_threads)
+    if n_threads is not None:
+        return int(n_threads)
+    chosen = user_threads()
+    return DEFAULT_THREADS[task] if chosen is None else chosen
+
+
+def predict_threads(n_threads: int | None, n_series: int) -> int:
+    """Decoding threads of a predict of ``n_series`` series: at most one per series."""
+    return max(1, min(resolve_threads(n_threads, "predict"), n_series))
+
+
+class _State:
+    """Calls in progress (in any thread) and the counts outside all of them."""
+
+    depth = 0
+    outside = 0  # torch's count before the outermost call
+    outside_blas = None  # the limiter of the outermost call: restores the BLAS pool
+
+
+_state = _State()
+_lock = threading.Lock()
+_controller: ThreadpoolController | None = None
+
+
+def _blas() -> ThreadpoolController:
+    """The BLAS libraries loaded (numpy's), found once (it reads every library)."""
+    global _controller
+    if _controller is None:
+        _controller = ThreadpoolController().select(user_api="blas")
+    return _controller
+
+
+@contextlib.contextmanager
+def limit_threads(n: int) -> Iterator[int]:
+    """Run the block with ``n`` torch intra-op threads and ``n`` BLAS threads.
+
+    Both counts are restored afterwards, also on an exception. The counts are
+    process-wide: calls in several threads at once share them, and the counts
+    from before the first of them are restored when the last one ends.
+    """
+    with _lock:
+        if _state.depth == 0:
+            _state.outside = torch.get_num_threads()
+        before = torch.get_num_threads()
+        blas = _blas().limit(limits=n)
+        if _state.depth == 0:
+            _state.outside_blas = blas
+        _state.depth += 1
+        torch.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        with _lock:
+            _state.depth -= 1
+            if _state.depth == 0:
+                torch.set_num_threads(_state.outside)
+                _state.outside_blas.restore_original_limits()
+                _state.outside_blas = None
+            else:  # a call still runs: back to the count before this one
+                torch.set_num_threads(before)
+                blas.restore_original_limits()
+
+
+def threads_for(forecaster, n_series: int | None = None):
+    """:func:`limit_threads` for a call of ``forecaster`` (its ``n_threads``).
+
+    Training without ``n_series``; a predict of ``n_series`` series with it
+    (:func:`predict_threads`).
+    """
+    n_threads = getattr(forecaster, "n_threads", None)  # None in older pickles
+    if n_series is None:
+        return limit_threads(resolve_threads(n_threads, "fit"))
+    return limit_threads(predict_threads(n_threads, n_series))
