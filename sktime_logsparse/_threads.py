@@ -17,25 +17,16 @@ that many threads of one intra-op thread each (the sampler runs
 never more threads than series (:func:`predict_threads`); the default is
 ``min(2, cores)``.
 
-Why (``benchmarks/threads.py``; ``docs/benchmarks/threads.md`` has the run of
-record). Decoding is thousands of tiny operations, and a training step of
-these small networks is many small ones: split across intra-op threads, each
-operation ends with a wait for the slowest thread, which stalls whenever
-another process holds a core. Issue 18 measured a single-series predict at
-context 2,048 slowing 3.2 to 3.4 times beside two busy processes on 2 cores
-with two intra-op threads (a fair share is 2 times), 1.3 times with one. In
-the run of record, on a 2-core Intel Xeon shared with other work (others used
-about 1.3 cores during the "quiet" runs), that predict took 9.2 s with two
-intra-op threads against 0.32 s with one, with the same share of the cores;
-a ``fit`` of 100 M4 Hourly series (512 windows, one epoch and its validation
-pass) 50 s against 8.8 s, and beside two busy processes 84 s against 22 s. A
-second intra-op thread can at best halve a fit on 2 cores and cost several
-times that here, so training defaults to one. Predicting those 100 series
-with two single-threaded decoding threads took 5.0 s (10.4 s beside the busy
-processes) against 7.8 s (15.8 s) with one: separate threads do not wait on
-each other per operation, so predict keeps two. Decoding threads beyond 2
-are not measured; torch's own default, one intra-op thread per physical
-core, is far beyond what networks of this size use.
+Why (measured by ``benchmarks/threads.py``; the figures of record are on
+``docs/benchmarks/threads.md``): decoding is thousands of tiny operations, and
+a training step of these small networks is many small ones. Split across
+intra-op threads, each operation ends with a wait for the slowest thread,
+which stalls whenever another process holds a core: a second intra-op thread
+can at best halve a fit on 2 cores, and it cost several times that beside
+other work, so training defaults to one. Separate decoding threads of one
+intra-op thread each do not wait on each other per operation, so predict
+keeps two. Torch's own default, one intra-op thread per physical core, is far
+beyond what networks of this size use.
 
 The default depends only on the cores this process may run on, never on the
 load: the same call gives the same numbers. Sample paths do not depend on the
