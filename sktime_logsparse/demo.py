@@ -16,6 +16,7 @@ how fast or how busy the machine is.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import time
 from pathlib import Path
@@ -40,6 +41,12 @@ def _scores(y_test, y_train, point, quantiles) -> dict:
         "MASE": float(mase(y_test, point, y_train=y_train)),
         "pinball": float(pinball(y_test, quantiles)),
     }
+
+
+def _hold_out(panel: pd.DataFrame, n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each series but its last ``n`` points, and those points."""
+    groups = panel.groupby(level=0, sort=False)
+    return groups.head(-n), groups.tail(n)
 
 
 def fan_chart(y_train, y_test, quantiles, path: Path, n: int = 4) -> None:
@@ -91,11 +98,26 @@ def main(argv: list[str] | None = None) -> dict:
         metavar="DIR",
         help="folder for the fan chart (created if needed; default: %(default)s)",
     )
+    parser.add_argument(
+        "--split",
+        choices=["test", "validation"],
+        default="test",
+        help="score on the M4 test horizon, or on the last 48 training points "
+        "(where the demo's settings were chosen)",
+    )
+    parser.add_argument(
+        "--config",
+        default="{}",
+        metavar="JSON",
+        help="forecaster parameters on top of the demo's, e.g. '{\"max_epochs\": 4}'",
+    )
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     y_train, y_test = load_m4_hourly_split(series=args.series)
+    if args.split == "validation":  # the training series' last 48 points
+        y_train, y_test = _hold_out(y_train, HORIZON)
     # sktime's probabilistic metrics want lexsorted panels
     y_train, y_test = y_train.sort_index(), y_test.sort_index()
     fh = np.arange(1, HORIZON + 1)
@@ -106,6 +128,7 @@ def main(argv: list[str] | None = None) -> dict:
         windows_per_epoch=args.windows,
         random_state=0,
         verbose=args.verbose,
+        **json.loads(args.config),
     )
     t0 = time.perf_counter()
     forecaster.fit(y_train, fh=fh)
