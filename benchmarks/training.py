@@ -148,8 +148,9 @@ def fit_curve(config: dict, seconds: float | None) -> dict:
 def _label(func: tuple) -> str:
     """``torch.dropout`` or ``_attention.py:98(backward)`` from a pstats key."""
     path, line, name = func
-    if path == "~":  # a built-in: pstats names it "{built-in method ...}"
-        return name.strip("{}").replace("built-in method ", "").replace("method ", "")
+    if path == "~":  # a built-in: "<built-in method torch.dropout>"
+        name = name.strip("<>{}").replace("built-in method ", "")
+        return name.replace("method ", "").replace(" objects", "")
     return f"{Path(path).name}:{line}({name})"
 
 
