@@ -45,6 +45,9 @@ TRAIN_PER_SCORE = 6.0
 #: attention without gradients runs SDPA's math kernel, whose scores count
 EVAL_PER_WIDTH = 16.0
 EVAL_PER_SCORE = 4.0
+#: the same for a block of known positions fed through the decoding caches
+#: at once (``decode_positions``): the layer activations the block holds
+FORCED_PER_WIDTH = 40.0
 #: float32-sized values per path and position of a sampled trajectory: the
 #: values, their forward-filled copy and its int64 temporaries
 PATH_VALUES = 16.0
@@ -214,10 +217,12 @@ def sampling_bytes(
     paths = rows * (net.lead + C + horizon) * PATH_VALUES
     paths += rows * (C + horizon) * net.n_covariates
     decode = rows * cached * cache
-    encoded = per_batch * C
-    if horizon > P:
-        encoded += rows * (min(FORCED_BLOCK, C) + (horizon > C + P))
-    return concurrent * (paths + encoded * position + decode) * F32
+    encoded = per_batch * C * position
+    if horizon > P:  # a block of a path's own positions, one prefilled per path
+        forced = FORCED_PER_WIDTH * net.d_model + net.n_inputs + PATH_VALUES
+        encoded += rows * min(FORCED_BLOCK, C) * forced
+        encoded += rows * position if horizon > C + P else 0
+    return concurrent * (paths + encoded + decode) * F32
 
 
 def fit_estimate(
