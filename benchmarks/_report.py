@@ -80,6 +80,11 @@ def run_info(script: str, threads: int | None = None) -> dict:
     return info
 
 
+def run_stamp(result: dict) -> dict:
+    """The command, date and CPU of a results file's run (for a part kept)."""
+    return {k: result[k] for k in ("command", "date", "cpu") if k in result}
+
+
 def start_run(script: str, threads: int | None = None) -> dict:
     """:func:`run_info` of a run that starts measuring now; prints its CPU line."""
     info = run_info(script, threads)

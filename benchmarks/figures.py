@@ -21,6 +21,7 @@ import json
 import textwrap
 from pathlib import Path
 
+import _horizon  # benchmarks/_horizon.py
 import _report as R  # benchmarks/_report.py
 import matplotlib
 
@@ -352,10 +353,13 @@ def time_to_accuracy(ax, part: dict) -> None:
 
 
 def sampling(result: dict, path: Path) -> None:
-    """(a) cached sampler against re-encoding, (b) predict on M4 Hourly."""
-    fig, (ax_a, ax_b) = plt.subplots(
-        1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [1, 1.2]}
+    """(a) cached sampler against re-encoding, (b) predict on M4 Hourly, (c)
+    predicting past the trained horizon (when recorded)."""
+    rows = 2 if "c" in result else 1
+    fig, axes = plt.subplots(
+        rows, 2, figsize=(11, 4.2 * rows), gridspec_kw={"width_ratios": [1, 1.2]}
     )
+    (ax_a, ax_b), axes_c = axes.reshape(rows, 2)[0], axes.reshape(rows, 2)[1:]
     a = result["a"]
     values = [a["cached_s"], a["reencode_s"]]
     ax_a.bar([0, 1], values, color=[C_OURS, C_BASE], width=0.6)
@@ -394,6 +398,8 @@ def sampling(result: dict, path: Path) -> None:
     ax_b.legend(fontsize=7.5, loc="upper left")
     for ax in (ax_a, ax_b):
         grid(ax, "y")
+    if rows == 2:
+        _horizon.panels(axes_c[0], result["c"], (C_OURS, C_BASE), grid)
     finish(fig, result, path)
 
 

@@ -1,6 +1,6 @@
 """Sampling speed: the cached sampler against re-encoding, and M4 Hourly predict.
 
-Two measurements, side by side in one run on the CPU:
+Three measurements, side by side in one run on the CPU:
 
 (a) ``sample_paths`` (cached incremental decoding: one prefill of the
     conditioning range per series, then one position per step) against
@@ -21,6 +21,17 @@ Two measurements, side by side in one run on the CPU:
     Timed once per thread setting in ``--threads-b``, each on a fresh copy of
     the fitted forecaster (copies carry no cached paths).
 
+(c) Predicting past the trained horizon (``benchmarks/_horizon.py`` has the
+    details): on ``--c-series`` M4 Hourly series, a forecaster fitted without
+    ``fh`` (prediction length 24, so 48 steps take two chunks) against one
+    fitted with ``fh=1..48`` (one chunk), same settings otherwise; each
+    ``predict_quantiles`` over 48 steps runs in a fresh process that reports
+    its time and peak memory, the two alternating over ``--c-repeats``
+    repeats; with the MASE of both forecasts. ``--c-before PATH`` adds the
+    part (c) of another results file (the same measurement of an older
+    checkout, run with ``PYTHONPATH`` pointing at it and ``--json PATH``) as
+    the figures before the change.
+
 The machine is shared: other processes may use the cores meanwhile, so the
 load average before and after each part is recorded.
 
@@ -34,6 +45,7 @@ without measuring.
     python benchmarks/sampling.py --markdown docs/benchmarks/sampling.md
     python benchmarks/sampling.py --from-results \
         --markdown docs/benchmarks/sampling.md
+    python benchmarks/sampling.py --skip a b --markdown docs/benchmarks/sampling.md
 """
 
 from __future__ import annotations
@@ -45,6 +57,7 @@ import time
 import warnings
 from pathlib import Path
 
+import _horizon as H  # benchmarks/_horizon.py
 import _report as R  # benchmarks/_report.py
 import numpy as np
 import torch
@@ -57,6 +70,7 @@ from sktime_logsparse.nn import LogSparseConfig, LogSparseTransformer
 
 N_COVARIATES = 2
 NAME = "sampling"
+PARTS = ("a", "b", "c")
 
 
 def load() -> str:
@@ -244,7 +258,9 @@ def provenance(part: dict, result: dict) -> str:
         return ""
     when = f" on {part['date']}" if "date" in part else ""
     note = f" ({part['note']})" if "note" in part else ""
-    return f"\n\nMeasured by `{part['command']}`{when}{note}."
+    cpu = part.get("cpu")
+    cpu = f", CPU: {cpu}" if cpu and cpu != result.get("cpu") else ""
+    return f"\n\nMeasured by `{part['command']}`{when}{note}{cpu}."
 
 
 def markdown(result: dict, stem: str = NAME) -> str:
@@ -308,6 +324,9 @@ def markdown(result: dict, stem: str = NAME) -> str:
             "",
             table_b(b),
         ]
+    c = result.get("c")
+    if c is not None:
+        parts += H.markdown_c(c, provenance(c, result))
     return "\n".join(parts) + "\n"
 
 
@@ -328,8 +347,14 @@ def main() -> None:
         help="torch thread settings of (b), one predict each",
     )
     parser.add_argument("--m4-series", type=int, default=None, help="(b): all")
-    parser.add_argument("--windows", type=int, default=256, help="(b) fit windows")
-    parser.add_argument("--skip", choices=["a", "b"], help="skip one part")
+    parser.add_argument("--windows", type=int, default=256, help="(b, c) fit windows")
+    parser.add_argument("--c-series", type=int, default=100, help="series of (c)")
+    parser.add_argument("--c-repeats", type=int, default=5, help="predicts of (c)")
+    parser.add_argument("--c-before", type=Path, help="(c) before the change")
+    parser.add_argument("--note", help="a note kept with the parts measured now")
+    parser.add_argument(
+        "--skip", nargs="+", default=[], choices=PARTS, help="parts not measured"
+    )
     R.add_page_args(parser, json_of=NAME)
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=FutureWarning)
@@ -339,23 +364,38 @@ def main() -> None:
 
     json_path = R.results_file(args, NAME)
     info = R.start_run("sampling.py")
-    stamp = {"command": info["command"], "date": info["date"]}
+    stamp = {"command": info["command"], "date": info["date"], "cpu": info["cpu"]}
+    if args.note:
+        stamp["note"] = args.note
     start = time.perf_counter()
-    a = b = None
-    if args.skip != "a":
-        a = {**stamp, **part_a(args)}
-        print(table_a(a))
-        print(f"max |cached - reencoded| = {a['max_abs_diff']:.2e}", flush=True)
-    if args.skip != "b":
-        b = {**stamp, **part_b(args)}
-        print(table_b(b), flush=True)
-    elapsed = time.perf_counter() - start
-    result = {**info, "elapsed_s": elapsed, "a": a, "b": b}
+    result = {}
+    if "a" not in args.skip:
+        result["a"] = {**stamp, **part_a(args)}
+        print(table_a(result["a"]))
+        print(f"max |cached - reencoded| = {result['a']['max_abs_diff']:.2e}")
+    if "b" not in args.skip:
+        result["b"] = {**stamp, **part_b(args)}
+        print(table_b(result["b"]), flush=True)
+    if "c" not in args.skip:
+        result["c"] = {**stamp, **H.part_c(args, load)}
+        if args.c_before:
+            before = R.read_json(args.c_before)
+            result["c"]["before"] = {**R.run_stamp(before), **before["c"]}
+        print(H.table_c(result["c"]), flush=True)
+    result = {**info, "elapsed_s": time.perf_counter() - start, **result}
     if args.skip and json_path and Path(json_path).is_file():
-        # the part not measured now stays as recorded, with its own command
-        kept = R.read_json(json_path).get(args.skip)
-        result[args.skip] = kept
-    result = {k: v for k, v in result.items() if v is not None}
+        # the parts not measured now stay as recorded, with their own command,
+        # and so do the other entries of the file (earlier runs, notes)
+        old = R.read_json(json_path)
+        for key, value in old.items():
+            if key in args.skip and key not in result:
+                result[key] = {**R.run_stamp(old), **value}
+            elif key not in result and key not in info and key != "elapsed_s":
+                result[key] = value
+    # the run, then the parts in order, then the other entries kept
+    head = [k for k in result if k in info or k in ("elapsed_s", "provenance")]
+    order = head + [p for p in PARTS if p in result]
+    result = {k: result[k] for k in order + [k for k in result if k not in order]}
     R.record(args, NAME, result, markdown, json_path)
 
 

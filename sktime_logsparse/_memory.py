@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ._batches import FORCED_BLOCK, MAX_BATCH, cached_positions, series_per_batch
+
 GIB = 2.0**30
 #: bytes of a float32
 F32 = 4
@@ -43,6 +45,9 @@ TRAIN_PER_SCORE = 6.0
 #: attention without gradients runs SDPA's math kernel, whose scores count
 EVAL_PER_WIDTH = 16.0
 EVAL_PER_SCORE = 4.0
+#: the same for a block of known positions fed through the decoding caches
+#: at once (``decode_positions``): the layer activations the block holds
+FORCED_PER_WIDTH = 40.0
 #: float32-sized values per path and position of a sampled trajectory: the
 #: values, their forward-filled copy and its int64 temporaries
 PATH_VALUES = 16.0
@@ -54,7 +59,7 @@ MODEL_COPIES = 6
 VALIDATION_WINDOWS = 256
 VALIDATION_SAMPLES = 16
 #: paths decoded at once by the sampler (SamplerSettings.max_batch)
-MAX_PATHS = 8192
+MAX_PATHS = MAX_BATCH
 #: design entries per chunk of the least-squares fit (_linear_ar.CHUNK_ENTRIES)
 LSQ_ENTRIES = 2**20
 #: values at or below which a parameter is not named as a cause of a refusal
@@ -191,22 +196,33 @@ def sampling_bytes(
 ) -> float:
     """The sampler: ``workers`` concurrent batches of whole series.
 
-    A batch holds at most :data:`MAX_PATHS` paths (one series at least): their
-    trajectories and covariates, and the caches of every layer. A horizon
-    longer than ``prediction_length`` re-encodes each path's own window.
+    A batch (:func:`series_per_batch`) holds its trajectories and covariates,
+    one prefill of each series' conditioning range at a time, and the caches
+    of every layer for the positions each path decodes
+    (:func:`cached_positions`). Past the first chunk, a path's own
+    conditioning positions go through the caches :data:`FORCED_BLOCK` at a
+    time, and past ``context_length + prediction_length`` steps (no observed
+    value left in a window) the first position is prefilled per path.
     """
     C, P, n = net.context_length, net.prediction_length, num_samples
-    per_batch = max(1, min(MAX_PATHS // n, -(-n_series // max(1, workers))))
+    cached = cached_positions(C, P, horizon)
+    per_batch = series_per_batch(
+        n_series, n, workers, MAX_PATHS, cached, min(P, horizon)
+    )
     concurrent = min(max(1, workers), -(-n_series // per_batch))
     rows = per_batch * n
     eval_values = _layer_values(net, EVAL_PER_WIDTH, EVAL_PER_SCORE)
     cache = 2 * net.d_model * net.n_layers  # keys and values, every layer
-    encode = C * (eval_values + cache + net.n_inputs + PATH_VALUES)
+    position = eval_values + cache + net.n_inputs + PATH_VALUES
     paths = rows * (net.lead + C + horizon) * PATH_VALUES
     paths += rows * (C + horizon) * net.n_covariates
-    decode = rows * min(P, horizon) * cache
-    encoded = rows if horizon > P else per_batch
-    return concurrent * (paths + encoded * encode + decode) * F32
+    decode = rows * cached * cache
+    encoded = per_batch * C * position
+    if horizon > P:  # a block of a path's own positions, one prefilled per path
+        forced = FORCED_PER_WIDTH * net.d_model + net.n_inputs + PATH_VALUES
+        encoded += rows * min(FORCED_BLOCK, C) * forced
+        encoded += rows * position if horizon > C + P else 0
+    return concurrent * (paths + encoded + decode) * F32
 
 
 def fit_estimate(

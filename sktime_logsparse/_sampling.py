@@ -4,15 +4,36 @@ Each path feeds its own sampled value back as the next input (the authors'
 evaluation code feeds back the mean instead, which makes the quantiles those of
 per-step marginals along the mean path).
 
-The forecast is decoded in chunks of ``prediction_length`` steps, each in a
-window laid out exactly like a training window: ``context_length`` conditioning
-targets (observed history, then earlier samples) followed by the prediction
-range. So a horizon longer than the training horizon never takes the network to
-positions or conditioning it was not trained on. A chunk starts with one
-``prefill`` of its conditioning range, which fills per-layer caches (layer
-inputs for the causal convolution, keys and values); each further step then
-costs one position: every layer reads only the K cached positions of its
-pattern row.
+The forecast is decoded in chunks of ``prediction_length`` P steps, each in a
+window laid out exactly like a training window: ``context_length`` C
+conditioning targets (observed history, then earlier samples) followed by the
+prediction range, at positions ``0 .. C + P - 1``. So a horizon longer than the
+training horizon never takes the network to a position it was not trained on.
+Each step of a chunk costs one position: every layer reads only the K cached
+positions of its pattern row (per-layer caches of the layer inputs for the
+causal convolution, and of keys and values).
+
+The conditioning range of the chunk starting at step ``a`` is the last C
+values before step ``a``. Its first positions read observed history only (all
+of them in the first chunk; ``C - a + 1`` of them while ``a <= C``): their
+inputs are the same for the ``n`` paths of a series, so they are prefilled
+once per series (``prefill(..., group=n)``). The positions that read a path's
+own earlier samples (at most C of them) are then fed through the caches one
+at a time, teacher-forced, before the chunk's P steps are sampled. Nothing of
+the size ``paths x C`` is encoded while observed history is left in the
+window; past ``C + P`` steps the window's first position is prefilled per
+path. The caches of a chunk are dropped before the next one's are filled, and
+batches of series are sized so that their caches hold no more path positions
+than a one-chunk forecast (:func:`._batches.series_per_batch`).
+
+Scaling: every chunk uses one ``loc`` and ``scale`` per series, those of the
+first chunk's conditioning range (observed data only, never samples). This is
+a deliberate, small departure from "each window is scaled from its own
+conditioning range", as in training: it keeps the inputs of the observed part
+identical across the paths of a series, so that part is encoded once, and the
+scale of a long forecast never drifts with its own samples. Forecasts within
+the first chunk are unaffected. ``SamplerSettings(cache=False)`` re-encodes
+every window with the same scaling: the reference of the cached sampler.
 
 Paths of one series draw from that series' own generator, so they do not
 depend on which other series are predicted with it.
@@ -27,10 +48,11 @@ from functools import partial
 import numpy as np
 import torch
 
+from ._batches import FORCED_BLOCK, MAX_BATCH, cached_positions, series_per_batch
 from ._memory import check_predict_memory
 from ._model import GlobalModel, isolated_rng
 from ._windows import WindowLayout, build_window, forward_fill
-from .nn import decode_step, prefill
+from .nn import decode_positions, decode_step, prefill
 
 
 @dataclass(frozen=True)
@@ -44,7 +66,9 @@ class SamplerSettings:
     num_samples : int
         Paths per series.
     max_batch : int, default=8192
-        Paths decoded at once (whole series are never split).
+        Paths decoded at once (whole series are never split); fewer past the
+        first chunk, whose paths cache more positions (see
+        :func:`._batches.series_per_batch`).
     workers : int, default=1
         Batches of series decoded concurrently, by this many threads. On the
         CPU each thread then runs torch with one intra-op thread (the setting
@@ -56,12 +80,13 @@ class SamplerSettings:
     cache : bool, default=True
         Decode incrementally from per-layer caches; False re-encodes the
         window at every step (``O(L)`` positions per step instead of one): the
-        reference for tests and benchmarks of the cached sampler.
+        reference for tests and benchmarks of the cached sampler (with the
+        same scaling, see the module docstring).
     """
 
     horizon: int
     num_samples: int
-    max_batch: int = 8192
+    max_batch: int = MAX_BATCH
     workers: int = 1
     cache: bool = True
 
@@ -102,23 +127,22 @@ def sample_paths(
     torch.Tensor
         shape: ``(S, num_samples, horizon)``.
     """
+    H, n = settings.horizon, settings.num_samples
     group = partial(
         _sample_group if settings.cache else _reencode_group,
-        horizon=settings.horizon,
-        n=settings.num_samples,
+        horizon=H,
+        n=n,
         layout=layout,
     )
-    return _by_series(
-        group,
-        network,
-        context,
-        covariates,
-        series_id,
-        generators,
-        settings.num_samples,
-        settings.max_batch,
-        settings.workers,
+    C, P = layout.context_length, layout.prediction_length
+    cached = cached_positions(C, P, H)
+    per_batch = series_per_batch(
+        context.shape[0], n, settings.workers, settings.max_batch, cached, min(P, H)
     )
+    return _by_series(
+        group, network, context, covariates, series_id, generators, per_batch,
+        settings.workers,
+    )  # fmt: skip
 
 
 def forecast(
@@ -166,23 +190,14 @@ def forecast(
 
 
 def _by_series(
-    group_fn,
-    network,
-    context,
-    covariates,
-    series_id,
-    generators,
-    num_samples,
-    max_batch,
-    workers,
+    group_fn, network, context, covariates, series_id, generators, per_batch, workers
 ):
-    """Run ``group_fn`` on batches of whole series of at most ``max_batch`` paths.
+    """Run ``group_fn`` on batches of ``per_batch`` whole series.
 
     ``group_fn(network, context, covariates, series_id, generators=...)`` samples
     the paths of one batch (the other settings bound already).
     """
     S = context.shape[0]
-    per_batch = max(1, min(max_batch // num_samples, -(-S // max(1, workers))))
 
     def run(lo: int) -> torch.Tensor:
         rows = slice(lo, min(S, lo + per_batch))
@@ -228,6 +243,8 @@ def _reencode_group(
     C, P = layout.context_length, layout.prediction_length
     S = context.shape[0]
     R = context.shape[1] - C
+    first = build_window(context, covariates[:, :C], layout)
+    loc_scale = first.loc.repeat_interleave(n, 0), first.scale.repeat_interleave(n, 0)
     traj = torch.cat([context, context.new_full((S, horizon), float("nan"))], dim=1)
     traj = traj.repeat_interleave(n, 0)
     cov = covariates.repeat_interleave(n, 0)
@@ -235,7 +252,7 @@ def _reencode_group(
     for t in range(horizon):
         a, i = t - t % P, t % P  # chunk start, step within the chunk
         w = build_window(
-            traj[:, a : a + R + C + i + 1], cov[:, a : a + C + i + 1], layout
+            traj[:, a : a + R + C + i + 1], cov[:, a : a + C + i + 1], layout, loc_scale
         )
         params = network(w.x, ids)[:, -1]
         traj[:, R + C + t] = _draw(
@@ -244,43 +261,118 @@ def _reencode_group(
     return traj[:, R + C :].reshape(S, n, horizon)
 
 
+class _Paths:
+    """What the inputs of a chunk read: observed history and each path's samples.
+
+    Trajectory index ``u`` runs over the context (``0 .. R + C - 1``, one row
+    per series) and then the forecast steps (``R + C + t``, one row per path).
+    """
+
+    def __init__(self, context, n, horizon, loc, scale, layout: WindowLayout):
+        self.history, self.n, self.layout = context, n, layout
+        self.known = context.shape[1]  # trajectory index of the first sample
+        self.samples = context.new_empty(context.shape[0] * n, horizon)
+        self.series_loc, self.series_scale = loc, scale
+        self.loc = loc.repeat_interleave(n, 0)
+        self.scale = scale.repeat_interleave(n, 0)
+        self.extra = layout.scaler.inputs(self.loc, self.scale)
+        self.start(0)
+
+    def start(self, a: int) -> None:
+        """Read as the window of the chunk starting at step ``a`` does."""
+        self.a = a  # the window's history is forward-filled from its first value
+        if a < self.known:
+            loc = self.series_loc.unsqueeze(-1)
+            self.filled = forward_fill(self.history[:, a:], loc)
+
+    def _read(self, lo: int, hi: int, history, samples) -> torch.Tensor:
+        parts = []
+        if lo < self.known:
+            part = history(lo - self.a, min(hi, self.known) - self.a)
+            parts.append(part.repeat_interleave(self.n, 0))
+        if hi > self.known:
+            parts.append(samples(max(lo, self.known) - self.known, hi - self.known))
+        return parts[0] if len(parts) == 1 else torch.cat(parts, 1)
+
+    def values(self, lo: int, hi: int) -> torch.Tensor:
+        """Forward-filled values at indices ``lo .. hi - 1``: ``(S * n, hi - lo)``."""
+        return self._read(
+            lo, hi, lambda i, j: self.filled[:, i:j], lambda i, j: self.samples[:, i:j]
+        )
+
+    def observed(self, lo: int, hi: int) -> torch.Tensor:
+        """1.0 where those values were observed (samples always are), else 0.0."""
+        history = self.history[:, self.a :]
+        return self._read(
+            lo,
+            hi,
+            lambda i, j: (~torch.isnan(history[:, i:j])).to(history.dtype),
+            lambda i, j: self.samples.new_ones(len(self.samples), j - i),
+        )
+
+    def inputs(self, covariates, a: int, lo: int, hi: int) -> torch.Tensor:
+        """Inputs ``(S * n, hi - lo, n_inputs)`` of the window positions ``lo:hi``."""
+        first = a + self.known - self.layout.context_length  # index of target 0
+        loc, scale = self.loc.unsqueeze(-1), self.scale.unsqueeze(-1)
+        transform = self.layout.scaler.transform
+        u, m = first + lo, hi - lo
+        values = [transform(self.values(u - 1, u + m - 1), loc, scale)]
+        values.append(self.observed(u - 1, u + m - 1))
+        values += [
+            transform(self.values(u - lag, u + m - lag), loc, scale)
+            for lag in self.layout.lags
+        ]
+        values += [v.unsqueeze(-1).expand(-1, m) for v in self.extra]
+        cov = covariates[:, a + lo : a + hi].repeat_interleave(self.n, 0)
+        return torch.cat([torch.stack(values, -1), cov], -1)
+
+
+def _condition(network, paths: _Paths, covariates, series_id, ids, a: int, steps: int):
+    """Caches of the window of the chunk starting at step ``a > 0``, ready to decode."""
+    layout = paths.layout
+    C = layout.context_length
+    shared = max(0, C - a + 1)  # positions whose inputs read observed history only
+    if shared:  # prefilled once per series
+        history = paths.history[:, a:]
+        raw = torch.cat([history, history.new_full((len(history), 1), torch.nan)], 1)
+        loc_scale = paths.series_loc, paths.series_scale
+        x = build_window(raw, covariates[:, a : a + shared], layout, loc_scale).x
+        _, caches = prefill(
+            network, x, series_id, group=paths.n, steps=C - shared + steps
+        )
+    else:  # the whole window reads samples: its first position is the path's own
+        x = paths.inputs(covariates, a, 0, 1)
+        _, caches = prefill(network, x, ids, steps=C - 1 + steps)
+        shared = 1
+    # the path's own earlier samples, teacher-forced a block of positions at a time
+    for lo in range(shared, C, FORCED_BLOCK):
+        hi = min(C, lo + FORCED_BLOCK)
+        decode_positions(network, paths.inputs(covariates, a, lo, hi), ids, lo, caches)
+    return caches
+
+
 def _sample_group(
     network, context, covariates, series_id, horizon, n, layout, generators
 ):
-    C, P, lags = layout.context_length, layout.prediction_length, layout.lags
-    scaler = layout.scaler
+    C, P = layout.context_length, layout.prediction_length
     S = context.shape[0]
-    R = context.shape[1] - C  # history before the first conditioning target
-    traj = torch.cat([context, context.new_full((S, horizon), float("nan"))], dim=1)
-    cov = covariates.repeat_interleave(n, 0)
+    # one loc and scale per series for every chunk: the first chunk's
+    first = build_window(context, covariates[:, :C], layout)
+    paths = _Paths(context, n, horizon, first.loc, first.scale, layout)
     ids = None if series_id is None else series_id.repeat_interleave(n, 0)
     likelihood = network.likelihood
     for a in range(0, horizon, P):  # one chunk: the window starting at step a
         steps = min(P, horizon - a)
-        known = a + R + C  # traj[:, :known] is history or earlier samples
+        caches = None  # the previous chunk's caches go before new ones are filled
+        paths.start(a)
         if a == 0:  # the conditioning range is the observed history: share it
-            cond = build_window(traj[:, :known], covariates[:, :C], layout)
-            _, caches = prefill(network, cond.x, series_id, group=n, steps=steps)
-            traj = traj.repeat_interleave(n, 0)  # (S * n, R + C + horizon)
-            scale = cond.scale.repeat_interleave(n, 0)
-            loc = cond.loc.repeat_interleave(n, 0)
-        else:  # later chunks condition on each path's own samples
-            cond = build_window(traj[:, a:known], cov[:, a : a + C], layout)
-            _, caches = prefill(network, cond.x, ids, steps=steps)
-            scale, loc = cond.scale, cond.loc
-        # inputs read forward-filled values; samples are never missing
-        before = forward_fill(traj[:, :known], loc.unsqueeze(-1))
-        filled = torch.cat([before, traj[:, known:]], dim=1)
-        observed = (~torch.isnan(traj[:, known - 1])).to(traj.dtype)
-        extra = scaler.inputs(loc, scale)  # fixed within the chunk
+            _, caches = prefill(network, first.x, series_id, group=n, steps=steps)
+        else:
+            caches = _condition(network, paths, covariates, series_id, ids, a, steps)
         for i in range(steps):
-            t = known + i  # traj index of this step's target
-            values = [scaler.transform(filled[:, t - 1], loc, scale), observed]
-            values += [scaler.transform(filled[:, t - lag], loc, scale) for lag in lags]
-            values += extra
-            x = torch.cat([torch.stack(values, -1), cov[:, a + C + i]], -1)
-            params = decode_step(network, x.unsqueeze(1), ids, C + i, caches)[:, 0]
-            value = _draw(likelihood, params, scale, loc, n, generators)
-            traj[:, t] = filled[:, t] = value
-            observed = torch.ones_like(observed)
-    return traj[:, R + C :].reshape(S, n, horizon)
+            x = paths.inputs(covariates, a, C + i, C + i + 1)
+            params = decode_step(network, x, ids, C + i, caches)[:, 0]
+            paths.samples[:, a + i] = _draw(
+                likelihood, params, paths.scale, paths.loc, n, generators
+            )
+    return paths.samples.reshape(S, n, horizon)

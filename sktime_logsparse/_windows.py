@@ -108,7 +108,10 @@ def forward_fill(
 
 
 def build_window(
-    raw: torch.Tensor, covariates: torch.Tensor, layout: WindowLayout
+    raw: torch.Tensor,
+    covariates: torch.Tensor,
+    layout: WindowLayout,
+    loc_scale: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> WindowBatch:
     """Assemble the network input of windows.
 
@@ -121,6 +124,10 @@ def build_window(
         shape: ``(B, W', C)``; covariates of the ``W'`` target steps.
     layout : WindowLayout
         The scale uses targets ``0 .. context_length - 1``.
+    loc_scale : tuple of torch.Tensor, optional
+        ``(loc, scale)``, shape ``(B,)`` each: use these instead of fitting
+        them on the conditioning range (sampling past the first chunk keeps
+        the scale of the first one, see :mod:`._sampling`).
 
     Returns
     -------
@@ -132,7 +139,10 @@ def build_window(
     scaler = layout.scaler
     lag, target = raw[:, R - 1 : -1], raw[:, R:]
     observed = ~torch.isnan(target)
-    loc, scale = scaler.fit(target[:, :C], observed[:, :C])
+    if loc_scale is None:
+        loc, scale = scaler.fit(target[:, :C], observed[:, :C])
+    else:
+        loc, scale = loc_scale
     # values before the series start read as its location (0 after scaling)
     loc_, scale_ = loc.unsqueeze(-1), scale.unsqueeze(-1)
     filled = scaler.transform(forward_fill(raw, loc_), loc_, scale_)

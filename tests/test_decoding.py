@@ -1,4 +1,4 @@
-"""Incremental decoding: prefill and one-step decoding equal the full forward."""
+"""Incremental decoding: prefill and decoding from the caches equal the full forward."""
 
 import pytest
 import torch
@@ -7,6 +7,7 @@ from sktime_logsparse.nn import (
     KINDS,
     LogSparseConfig,
     LogSparseTransformer,
+    decode_positions,
     decode_step,
     prefill,
 )
@@ -46,3 +47,21 @@ def test_cached_decoding_equals_reencoding(kind, kernel_size):
             assert (steps[p - prefix][:, 0] - full).abs().max() <= 1e-5
         whole = net(x, ids)
     assert (pre - whole[::g, :prefix]).abs().max() <= 1e-5
+
+
+@pytest.mark.parametrize("kernel_size", [1, 3, 6])
+@pytest.mark.parametrize("kind", KINDS)
+def test_several_known_positions_at_once_equal_reencoding(kind, kernel_size):
+    net = _net(kind, kernel_size)
+    g, prefix = 3, 9
+    x = torch.randn(2, 40, 4).repeat_interleave(g, 0)
+    x[:, prefix:] += torch.randn(2 * g, 40 - prefix, 4)  # paths diverge
+    ids = torch.tensor([0, -1]).repeat_interleave(g)
+    with torch.no_grad():
+        _, caches = prefill(net, x[::g, :prefix], ids[::g], group=g)
+        blocks = [(9, 10), (10, 17), (17, 18), (18, 30)]  # then one at a time
+        out = [decode_positions(net, x[:, lo:hi], ids, lo, caches) for lo, hi in blocks]
+        steps = range(30, 40)
+        out += [decode_step(net, x[:, p : p + 1], ids, p, caches) for p in steps]
+        whole = net(x, ids)
+    assert (torch.cat(out, 1) - whole[:, prefix:]).abs().max() <= 1e-5

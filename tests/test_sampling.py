@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from sktime_logsparse._sampling import SamplerSettings, sample_paths
-from sktime_logsparse._windows import WindowLayout, build_window
+from sktime_logsparse._windows import WindowLayout, forward_fill
 from sktime_logsparse.nn import LogSparseConfig, LogSparseTransformer, get_scaler
 
 
@@ -36,25 +36,36 @@ def _paths(net, context, cov, ids, horizon, n, C, P, scaling="mean", lags=(), **
 
 
 def _reencoding_sampler(net, context, cov, ids, horizon, n, C, P, gens):
-    """Reference: re-encode the chunk's window at every step."""
+    """Reference: re-encode the chunk's window at every step, written out.
+
+    Mean scaling, no lags: the inputs are the previous value over the scale
+    and its observed flag, then the covariates. Every window of a series is
+    scaled by ``1 + mean |z|`` over the observed values of its first
+    conditioning range (the last C values of the context).
+    """
+    first = context[:, 1:]
+    seen = ~torch.isnan(first)
+    scale = 1 + torch.where(seen, first.abs(), 0).sum(1) / seen.sum(1).clamp_min(1)
     traj = torch.cat([context, context.new_full((len(context), horizon), torch.nan)], 1)
     traj, cov = traj.repeat_interleave(n, 0), cov.repeat_interleave(n, 0)
-    ids = ids.repeat_interleave(n, 0)
+    ids, scale = ids.repeat_interleave(n, 0), scale.repeat_interleave(n, 0)
     for t in range(horizon):
         k, i = divmod(t, P)
         a = k * P
-        layout = WindowLayout(C, P, (), "mean", cov.shape[-1])
-        w = build_window(traj[:, a : a + C + i + 2], cov[:, a : a + C + i + 1], layout)
-        params = net(w.x, ids)[:, -1]
+        prev = traj[:, a : a + C + i + 1]  # the previous value of each position
+        filled = forward_fill(prev, 0.0)  # before the first value: loc = 0
+        x = torch.stack([filled / scale[:, None], (~prev.isnan()).float()], -1)
+        x = torch.cat([x, cov[:, a : a + C + i + 1]], -1)
+        params = net(x, ids)[:, -1]
         draws = [
             net.likelihood.sample(params[j * n : (j + 1) * n], s, g)
-            for j, (s, g) in enumerate(zip(w.scale.split(n), gens, strict=True))
+            for j, (s, g) in enumerate(zip(scale.split(n), gens, strict=True))
         ]
         traj[:, C + 1 + t] = torch.cat(draws)
     return traj[:, C + 1 :].reshape(len(context), n, horizon)
 
 
-@pytest.mark.parametrize("kind", ["logsparse", "local_restart", "full"])
+@pytest.mark.parametrize("kind", ["logsparse", "local", "local_restart", "full"])
 def test_sampler_matches_reencoding_reference(kind):
     C, P, H, n = 12, 5, 13, 4  # three chunks, the last one partial
     net = _net(kind, 3, max_length=C + P)

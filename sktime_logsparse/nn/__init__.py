@@ -4,7 +4,7 @@ Nothing in this subpackage imports pandas or sktime.
 """
 
 from ._attention import ConvSelfAttention, dense_reference_attention, sparse_attention
-from ._decoding import KVCache, decode_step, prefill
+from ._decoding import KVCache, decode_positions, decode_step, prefill
 from ._likelihoods import (
     LIKELIHOODS,
     GaussianLikelihood,
@@ -42,6 +42,7 @@ __all__ = [
     "Scaler",
     "StandardScaler",
     "StudentTLikelihood",
+    "decode_positions",
     "decode_step",
     "dense_reference_attention",
     "get_likelihood",

@@ -5,8 +5,10 @@ Sampling a forecast runs the network once over the conditioning range
 position at a time (:func:`decode_step`): each layer computes the query, key
 and value of the new position only (the causal convolution reads the last
 ``kernel_size - 1`` layer inputs kept in the cache) and attends over the K
-cached positions of its pattern row. In eval mode the result equals
-:meth:`LogSparseTransformer.forward` over the whole sequence.
+cached positions of its pattern row. :func:`decode_positions` runs several
+known positions at once (teacher forcing: inputs that do not depend on the
+outputs). In eval mode the result equals :meth:`LogSparseTransformer.forward`
+over the whole sequence.
 """
 
 from __future__ import annotations
@@ -69,6 +71,17 @@ class KVCache:
         self.left = window[:, 1:]
         self.k[position - self.start] = k.permute(2, 0, 1)
         self.v[position - self.start] = v.permute(2, 0, 1)
+
+    def extend(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, position: int):
+        """Record ``m`` positions from ``position`` on (as ``m`` :meth:`append`).
+
+        Layer inputs ``(B, m, C)``, keys and values ``(B, H, m, D)``.
+        """
+        m = x.shape[1]
+        self.left = torch.cat([self.left, x], dim=1)[:, m:]
+        at = position - self.start
+        self.k[at : at + m] = k.permute(2, 3, 0, 1)
+        self.v[at : at + m] = v.permute(2, 3, 0, 1)
 
     def attend(self, q: torch.Tensor, pattern: AttentionPattern, position: int):
         """Attention of decoded ``position`` (query ``(B, H, D)``) over its row.
@@ -209,6 +222,50 @@ def decode_step(
     pattern = network.pattern(network.config.max_length)
     for block, cache in zip(network.blocks, caches, strict=True):
         h = _block_step(block, h, pattern, position, cache)
+    return network.output(h, x)
+
+
+@torch.no_grad()
+def decode_positions(
+    network: LogSparseTransformer,
+    x: torch.Tensor,
+    series_id: torch.Tensor | None,
+    position: int,
+    caches: list[KVCache],
+) -> torch.Tensor:
+    """Distribution parameters of ``m`` known positions at once, from the caches.
+
+    Equals ``m`` calls of :func:`decode_step` (positions ``position`` to
+    ``position + m - 1``), with the projections and the MLP of the ``m``
+    positions batched: for inputs known in advance (teacher forcing).
+
+    Parameters
+    ----------
+    network : LogSparseTransformer
+    x : torch.Tensor
+        shape: ``(B, m, n_inputs)``.
+    series_id : torch.Tensor or None
+    position : int
+        ``0 .. position - 1`` were decoded (prefill or earlier steps).
+    caches : list of KVCache
+        Updated in place.
+
+    Returns
+    -------
+    torch.Tensor
+        shape: ``(B, m, likelihood.args_dim)``.
+    """
+    h = network.embed(x, series_id, start=position)
+    pattern = network.pattern(network.config.max_length)
+    for block, cache in zip(network.blocks, caches, strict=True):
+        attn = block.attn
+        a = block.ln_1(h)
+        q, k, v = attn.project(a, left=cache.left)  # (B, H, m, D)
+        cache.extend(a, k, v, position)
+        q = q.permute(2, 0, 1, 3).contiguous()  # one contiguous query per position
+        y = [cache.attend(q_i, pattern, position + i) for i, q_i in enumerate(q)]
+        h = h + attn.merge(torch.stack(y, 2))
+        h = h + block.mlp(block.ln_2(h))
     return network.output(h, x)
 
 
