@@ -92,7 +92,7 @@ def user_threads() -> int | None:
     :data:`IMPORT_THREADS`) wins; else ``OMP_NUM_THREADS`` if it is set.
     """
     with _lock:
-        outside = _state.outside if _state.depth else torch.get_num_threads()
+        outside = _state.outside if _state.depth else process_threads()
     if outside != IMPORT_THREADS:
         return outside
     return _env_threads()
@@ -119,6 +119,20 @@ def resolve_threads(n_threads: int | None, task: str = "fit") -> int:
 def predict_threads(n_threads: int | None, n_series: int) -> int:
     """Decoding threads of a predict of ``n_series`` series: at most one per series."""
     return max(1, min(resolve_threads(n_threads, "predict"), n_series))
+
+
+def process_threads() -> int:
+    """Torch's process-wide intra-op count: what a thread started now gets.
+
+    ``torch.get_num_threads()`` answers for the calling thread, whose count
+    can be stale (a worker thread started while a call had set another count
+    keeps it); a new thread reads the process-wide setting when it starts.
+    """
+    seen: list[int] = []
+    probe = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+    probe.start()
+    probe.join()
+    return seen[0]
 
 
 class _State:
@@ -152,7 +166,7 @@ def limit_threads(n: int) -> Iterator[int]:
     """
     with _lock:
         if _state.depth == 0:
-            _state.outside = torch.get_num_threads()
+            _state.outside = process_threads()
         before = torch.get_num_threads()
         blas = _blas().limit(limits=n)
         if _state.depth == 0:
