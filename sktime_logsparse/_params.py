@@ -276,7 +276,9 @@ def _check_random_state(value: Any) -> None:
 
 def sktime_test_params() -> list[dict]:
     """Two tiny, fast configurations for sktime's tests (``get_test_params``)."""
-    tiny = dict(d_model=8, n_heads=2, batch_size=8, device="cpu")
+    # seeded: unscaled Student-t on sktime's data diverges with some initial
+    # weights, and the suite must not depend on the draw
+    tiny = dict(d_model=8, n_heads=2, batch_size=8, device="cpu", random_state=0)
     first = dict(context_length=4, n_layers=1, max_epochs=1, num_samples=10)
     second = dict(
         context_length=6, prediction_length=2, n_layers=2, kernel_size=2,
