@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import _report as R  # benchmarks/_report.py
 import numpy as np
 
 FH = list(range(1, 49))
@@ -61,12 +61,6 @@ def forecaster_params(args) -> dict:
     )
 
 
-def _status(key: str) -> int:
-    with open("/proc/self/status") as f:
-        text = f.read()
-    return int(re.search(rf"^{key}:\s+(\d+) kB", text, re.M).group(1)) * 1024
-
-
 def worker(model_dir: str, n_series: int) -> dict:
     """Load a saved forecaster, predict once; time, memory, accuracy."""
     import gc
@@ -90,13 +84,13 @@ def worker(model_dir: str, n_series: int) -> dict:
     y_train, y_test = load_m4_hourly_split(series=n_series)
     f = LogSparseTransformerForecaster.load_model(model_dir)
     gc.collect()
-    before = _status("VmRSS")
+    before = R.proc_status("VmRSS")
     with open("/proc/self/clear_refs", "w") as g:
         g.write("5")  # the peak is now the current RSS
     start = time.perf_counter()
     quantiles = f.predict_quantiles(fh=FH, alpha=ALPHA)
     seconds = time.perf_counter() - start
-    peak = _status("VmHWM")
+    peak = R.proc_status("VmHWM")
     point = f.predict(fh=FH)  # the mean of the same paths, not timed
     assert np.isfinite(quantiles.to_numpy()).all()
     return {

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import platform
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -42,6 +43,13 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def proc_status(key: str) -> int:
+    """A field of /proc/self/status in bytes (``VmRSS``, ``VmHWM``)."""
+    with open("/proc/self/status") as f:
+        text = f.read()
+    return int(re.search(rf"^{key}:\s+(\d+) kB", text, re.M).group(1)) * 1024
 
 
 def command(script: str, argv: list[str] | None = None) -> str:

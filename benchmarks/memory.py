@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,13 +57,6 @@ BASE = dict(
     device="cpu",
     random_state=0,
 )
-
-
-def _status(key: str) -> int:
-    """A field of /proc/self/status in bytes (``VmRSS``, ``VmHWM``)."""
-    with open("/proc/self/status") as f:
-        text = f.read()
-    return int(re.search(rf"^{key}:\s+(\d+) kB", text, re.M).group(1)) * 1024
 
 
 def _reset_peak() -> None:
@@ -100,11 +92,11 @@ def worker(spec: dict) -> dict:
     def timed_fit_skip(*args, **kwargs):
         # the least-squares fit of the linear term on its own: its peak, reset
         # at its start (the peak of the fit so far is kept aside)
-        phase["fit_peak_before"] = _status("VmHWM")
-        phase["rss_before"] = _status("VmRSS")
+        phase["fit_peak_before"] = R.proc_status("VmHWM")
+        phase["rss_before"] = R.proc_status("VmRSS")
         _reset_peak()
         fit_skip(*args, **kwargs)
-        phase["peak"] = _status("VmHWM")
+        phase["peak"] = R.proc_status("VmHWM")
 
     training.fit_skip = timed_fit_skip
     params = {**BASE, **spec["params"]}
@@ -120,14 +112,14 @@ def worker(spec: dict) -> dict:
     params.setdefault("windows_per_epoch", 2 * params["batch_size"])
     fh = list(range(1, spec.get("horizon", params["prediction_length"]) + 1))
     f = LogSparseTransformerForecaster(**params)
-    before = _status("VmRSS")
+    before = R.proc_status("VmRSS")
     _reset_peak()
     f.fit(y, fh=fh)
-    fit_peak = max(_status("VmHWM"), phase.get("fit_peak_before", 0))
-    after_fit = _status("VmRSS")
+    fit_peak = max(R.proc_status("VmHWM"), phase.get("fit_peak_before", 0))
+    after_fit = R.proc_status("VmRSS")
     _reset_peak()
     f.predict()
-    predict_peak = _status("VmHWM")
+    predict_peak = R.proc_status("VmHWM")
     out = {
         "rss_before_fit": before,
         "fit_peak": fit_peak,

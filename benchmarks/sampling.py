@@ -165,17 +165,7 @@ def part_b(args) -> dict:
     n_series = y_train.index.get_level_values(0).nunique()
     fh = np.arange(1, 49)
     forecaster = LogSparseTransformerForecaster(
-        context_length=168,
-        prediction_length=48,
-        d_model=32,
-        n_heads=4,
-        n_layers=3,
-        max_epochs=1,
-        windows_per_epoch=args.windows,
-        early_stopping_patience=None,
-        num_samples=args.samples,
-        device="cpu",
-        random_state=0,
+        prediction_length=48, **H.forecaster_params(args)
     )
     default_threads = torch.get_num_threads()
     start = time.perf_counter()
