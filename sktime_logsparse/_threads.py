@@ -38,6 +38,7 @@ order. So ``random_state`` repeats results exactly for a fixed ``n_threads``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import numbers
 import os
 import threading
@@ -197,3 +198,42 @@ def threads_for(forecaster, n_series: int | None = None):
     if n_series is None:
         return limit_threads(resolve_threads(n_threads, "fit"))
     return limit_threads(predict_threads(n_threads, n_series))
+
+
+class CallLock:
+    """A re-entrant lock that copies and pickles as a new, unheld lock."""
+
+    def __init__(self):
+        self._lock = threading.RLock()
+
+    def __enter__(self):
+        return self._lock.__enter__()
+
+    def __exit__(self, *exc):
+        return self._lock.__exit__(*exc)
+
+    def __getstate__(self):
+        return {}
+
+    def __setstate__(self, state):
+        self.__init__()
+
+    def __deepcopy__(self, memo):
+        return CallLock()
+
+
+def serialised(method):
+    """``method`` of a forecaster, run under the instance's :class:`CallLock`.
+
+    sktime's predict methods store the horizon on the instance (``_fh``) and
+    read it back later in the same call; two threads predicting different
+    horizons on one forecaster would read each other's. One call at a time
+    per forecaster; calls on different forecasters still run in parallel.
+    """
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        with vars(self).setdefault("_call_lock", CallLock()):
+            return method(self, *args, **kwargs)
+
+    return call

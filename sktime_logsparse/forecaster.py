@@ -23,7 +23,7 @@ from ._panel import regularise, series_keys, split_instances
 from ._params import Settings, resolve_params, sktime_test_params
 from ._persistence import load_model, save_model
 from ._sampling import forecast
-from ._threads import threads_for
+from ._threads import CallLock, serialised, threads_for
 from ._training import fit_model
 from ._transaction import atomic
 from ._windows import WindowLayout
@@ -305,6 +305,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
         # one seed per fitted model: repeated predict calls give the same paths
         self._predict_seed = seed_for(s.random_state, "predict")
         self._path_cache = PathCache()
+        self._call_lock = CallLock()
         return self
 
     def _update(self, y, X=None, update_params=True):
@@ -326,8 +327,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
             self._train(self.model_, panel, s, s.update_epochs)
         return self
 
-    def _settings(self) -> Settings:
-        """The checked hyperparameters (ValueError/TypeError naming a bad one)."""
+    def _settings(self) -> Settings:  # ValueError/TypeError naming a bad one
         settings = resolve_params(self.get_params(deep=False))
         resolve_device(settings.device)
         return settings
@@ -366,21 +366,22 @@ class LogSparseTransformerForecaster(BaseForecaster):
         result = fit_model(model, values, covs, panel.ids, seed, config)
         self.training_history_ = result.history
 
-    def _exog_columns(self) -> list | None:
-        """Exogenous columns of the fit (or pretrain) data; None without X."""
+    def _exog_columns(self) -> list | None:  # None: fitted without X
         return None if self.exog_scaler_ is None else list(self.exog_scaler_.columns)
 
     # -------------------------------------------------------------- predict
+    # sktime keeps the horizon of a call on the instance: one call at a time
+    predict = serialised(BaseForecaster.predict)
+    predict_quantiles = serialised(BaseForecaster.predict_quantiles)
+    predict_interval = serialised(BaseForecaster.predict_interval)
+    predict_var = serialised(BaseForecaster.predict_var)
+    predict_proba = serialised(BaseForecaster.predict_proba)
 
     def _predict(self, fh, X=None):
         return self._paths(fh, X).point(median=self.point_forecast == "median")
 
     def _predict_var(self, fh, X=None, cov=False):
-        """Variance of the sample paths at each step (divisor ``num_samples``).
-
-        With ``cov=True`` the covariance of the steps of each series, as
-        sktime specifies (none between variables or instances).
-        """
+        """Variance of the paths (divisor ``num_samples``); ``cov``: of each series."""
         paths = self._paths(fh, X)
         return paths.cov(pd.Index(fh.to_pandas())) if cov else paths.var()
 

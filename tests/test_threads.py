@@ -5,6 +5,7 @@ calls (through spies on training and sampling) and after them.
 """
 
 import copy
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -47,6 +48,24 @@ def test_concurrent_predict_with_different_horizons(fitted):
     for (fh, kind), result in zip(jobs, results, strict=True):
         assert len(result) == len(fh)
         pd.testing.assert_frame_equal(result, expected[str(fh), kind])
+
+
+def test_concurrent_horizons_do_not_mix_where_sktime_is_slow(fitted, monkeypatch):
+    # sktime stores a call's horizon on the instance and reads it back a few
+    # lines later; a pause there makes another thread's write land in between
+    from sktime.forecasting.base import ForecastingHorizon
+
+    slow = ForecastingHorizon.is_all_out_of_sample
+
+    def paused(self, *args, **kwargs):
+        time.sleep(0.002)
+        return slow(self, *args, **kwargs)
+
+    monkeypatch.setattr(ForecastingHorizon, "is_all_out_of_sample", paused)
+    jobs = HORIZONS * 8
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda fh: _call(fitted, fh, "quantiles"), jobs))
+    assert [len(r) for r in results] == [len(fh) for fh in jobs]
 
 
 def test_concurrent_predict_on_a_loaded_forecaster(fitted, tmp_path):
