@@ -161,3 +161,50 @@ def test_linear_skip_adds_to_the_location_only(likelihood):
 def test_linear_skip_needs_a_location():
     with pytest.raises(ValueError, match="ar_skip needs a likelihood"):
         LogSparseConfig(n_inputs=3, ar_skip=True, likelihood="negative_binomial")
+
+
+# ------------------------------------------------------------------ dropout
+
+
+@pytest.mark.parametrize("p", [0.05, 0.1, 0.5, 0.9])
+def test_dropout_drops_p_and_keeps_the_mean(p):
+    from sktime_logsparse.nn import dropout
+
+    torch.manual_seed(0)
+    x = torch.ones(400_000)
+    y = dropout(x, p)
+    # 400,000 draws: the share dropped is within 5 standard errors of p
+    se = (p * (1 - p) / x.numel()) ** 0.5
+    assert abs(float((y == 0).float().mean()) - p) < 5 * se
+    kept = y[y != 0]
+    assert torch.allclose(kept, torch.full_like(kept, 1 / (1 - p)), rtol=1e-4)
+    assert abs(float(y.mean()) - 1.0) < 5 * se / (1 - p)
+
+
+def test_dropout_masks_are_independent_within_a_draw():
+    from sktime_logsparse.nn import dropout
+
+    torch.manual_seed(1)
+    # four mask elements come from one 64-bit draw: neighbours must not agree
+    m = (dropout(torch.ones(1_000_000), 0.5) == 0).view(-1, 4).float()
+    for i in range(4):
+        for j in range(i + 1, 4):
+            assert abs(float((m[:, i] * m[:, j]).mean()) - 0.25) < 0.005
+
+
+def test_dropout_is_seeded_identity_in_eval_and_scales_gradients():
+    from sktime_logsparse.nn import Dropout, dropout
+
+    x = torch.randn(3, 50, 8, requires_grad=True)
+    torch.manual_seed(2)
+    a = dropout(x, 0.3)
+    torch.manual_seed(2)
+    b = dropout(x, 0.3)
+    assert torch.equal(a, b)
+    a.sum().backward()
+    assert torch.allclose(x.grad, (a / x).detach())  # mask times 1 / (1 - p)
+    layer = Dropout(0.3).eval()
+    assert layer(x) is x
+    assert dropout(x, 0.0) is x
+    net = LogSparseTransformer(LogSparseConfig(n_inputs=3, dropout=0.1))
+    assert not any(isinstance(m, torch.nn.Dropout) for m in net.modules())

@@ -5,6 +5,7 @@ Nothing in this subpackage imports pandas or sktime.
 
 from ._attention import ConvSelfAttention, dense_reference_attention, sparse_attention
 from ._decoding import KVCache, decode_positions, decode_step, prefill
+from ._dropout import Dropout, dropout
 from ._likelihoods import (
     LIKELIHOODS,
     GaussianLikelihood,
@@ -32,6 +33,7 @@ __all__ = [
     "AttentionPattern",
     "Block",
     "ConvSelfAttention",
+    "Dropout",
     "GaussianLikelihood",
     "KVCache",
     "Likelihood",
@@ -45,6 +47,7 @@ __all__ = [
     "decode_positions",
     "decode_step",
     "dense_reference_attention",
+    "dropout",
     "get_likelihood",
     "get_scaler",
     "make_pattern",

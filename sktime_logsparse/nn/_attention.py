@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._dropout import Dropout, dropout
 from ._pattern import AttentionPattern
 
 # Head widths below this run in the positions-last layout (see module docstring)
@@ -180,7 +181,7 @@ def _offset_attention(q, k, v, pattern: AttentionPattern, dropout_p: float, pos:
     scores = _OffsetScores.apply(q, k, offsets, pos) * (1.0 / math.sqrt(D))
     weights = torch.softmax(scores.masked_fill(invalid, float("-inf")), dim=-2)
     if dropout_p > 0.0:
-        weights = F.dropout(weights, p=dropout_p)
+        weights = dropout(weights, dropout_p)
     return _OffsetMix.apply(weights, v, offsets, pos)
 
 
@@ -254,7 +255,7 @@ class ConvSelfAttention(nn.Module):
         self.value = nn.Linear(d_model, d_model)
         self.proj = nn.Linear(d_model, d_model)
         self.dropout = dropout
-        self.resid_dropout = nn.Dropout(dropout)
+        self.resid_dropout = Dropout(dropout)
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         B, L, C = x.shape

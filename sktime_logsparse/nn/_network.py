@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ._attention import ConvSelfAttention
+from ._dropout import Dropout
 from ._likelihoods import LIKELIHOODS, get_likelihood
 from ._pattern import KINDS, AttentionPattern, make_pattern
 
@@ -116,7 +117,7 @@ class MLP(nn.Module):
         self.fc = nn.Linear(config.d_model, 4 * config.d_model)
         self.act = nn.GELU()
         self.proj = nn.Linear(4 * config.d_model, config.d_model)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.dropout(self.proj(self.act(self.fc(x))))
@@ -167,7 +168,7 @@ class LogSparseTransformer(nn.Module):
         self.series_emb = (
             nn.Embedding(config.n_series, config.d_model) if config.n_series else None
         )
-        self.drop = nn.Dropout(config.dropout)
+        self.drop = Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
         self.ln_f = nn.LayerNorm(config.d_model)
         self.head = nn.Linear(config.d_model, self.likelihood.args_dim)
