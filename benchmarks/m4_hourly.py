@@ -60,6 +60,7 @@ CONFIG = {
     "max_epochs": 72,
     "early_stopping_patience": 15,
     "random_state": 0,
+    "n_threads": 2,  # the 2 cores of the machine of record, the run alone there
     "trainer_kwargs": {"lr_schedule": "cosine"},
 }
 

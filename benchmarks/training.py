@@ -10,7 +10,9 @@ between them so that machine noise hits both alike.
 Part (b), time to accuracy (``--curves``). The forecaster of the M4 Hourly
 benchmark fitted on the 414 training series, once with the configuration of
 record before the cost work of issue 18 (:data:`BEFORE`) and once with the
-current one (``CONFIG`` of ``m4_hourly.py``), one after the other in one run:
+current one (``CONFIG`` of ``m4_hourly.py``), one after the other in one run,
+each in a fresh process, "before" on the code before the cost work when
+``--before-package`` names a checkout of it (``git worktree add``):
 the validation CRPS (the score early stopping reads, on the last 48 points of
 every training series) against the wall-clock seconds since training began,
 epoch by epoch, from ``training_history_``. Each fit stops at ``--seconds``
@@ -26,7 +28,8 @@ from the results file without measuring.
 Usage::
 
     python benchmarks/training.py --markdown docs/benchmarks/training.md
-    python benchmarks/training.py --curves --markdown docs/benchmarks/training.md
+    python benchmarks/training.py --curves --seconds 600 \
+        --before-package ../before --markdown docs/benchmarks/training.md
     python benchmarks/training.py --from-results \
         --markdown docs/benchmarks/training.md
 """
@@ -38,6 +41,9 @@ import cProfile
 import json
 import os
 import pstats
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -62,6 +68,8 @@ BEFORE = {
     "early_stopping_patience": 15,
     "random_state": 0,
     "trainer_kwargs": {"lr_schedule": "cosine"},
+    # torch's own default then: one intra-op thread per core
+    "n_threads": 2,
 }
 
 
@@ -177,21 +185,61 @@ def profile_epochs(config: dict, epochs: int = 3, top: int = 12) -> dict:
     }
 
 
-def curves(seconds: float | None) -> dict:
-    """Part (b): time to accuracy and profile, before and after."""
-    settings = {"before": BEFORE, "after": _m4().CONFIG}
-    out = {"settings": {}, "profile": {}}
-    for name, config in settings.items():
-        out["settings"][name] = fit_curve(config, seconds)
-        run = out["settings"][name]
-        print(
-            f"{name}: {run['epochs']} epochs in {run['fit_s']:.0f} s, best "
-            f"validation CRPS {run['best_val_crps']:.4f}",
-            flush=True,
-        )
-    for name, config in settings.items():
-        out["profile"][name] = prof = profile_epochs(config)
-        print(f"{name}: 3 epochs profiled, {prof['total_s']:.1f} s", flush=True)
+def settings() -> dict:
+    """The two configurations of part (b)."""
+    return {"before": BEFORE, "after": _m4().CONFIG}
+
+
+def one_setting(name: str, seconds: float | None) -> dict:
+    """Fit curve and profile of one setting, in this process (``--one``)."""
+    import sktime_logsparse
+
+    config = settings()[name]
+    run = fit_curve(config, seconds)
+    print(
+        f"{name}: {run['epochs']} epochs in {run['fit_s']:.0f} s, best "
+        f"validation CRPS {run['best_val_crps']:.4f}",
+        flush=True,
+    )
+    prof = profile_epochs(config)
+    print(f"{name}: 3 epochs profiled, {prof['total_s']:.1f} s", flush=True)
+    package = Path(sktime_logsparse.__file__).parent.parent
+    return {"run": run, "profile": prof, "code": _commit(package)}
+
+
+def _commit(folder: Path) -> str:
+    """The git commit checked out in ``folder`` (the package's code)."""
+    out = subprocess.run(
+        ["git", "-C", str(folder), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip() or "unknown"
+
+
+def curves(seconds: float | None, before_package: str | None) -> dict:
+    """Part (b): time to accuracy and profile, before and after.
+
+    Each setting runs in a fresh process, the "before" one on the package
+    found in ``before_package`` (a checkout of the code before the cost
+    work) when given, else on this one.
+    """
+    out = {"settings": {}, "profile": {}, "code": {}}
+    for name in settings():
+        with tempfile.TemporaryDirectory() as tmp:
+            result = Path(tmp) / "one.json"
+            cmd = [sys.executable, __file__, "--one", name, "--json", str(result)]
+            if seconds is not None:
+                cmd += ["--seconds", str(seconds)]
+            env = dict(os.environ)
+            if name == "before" and before_package:
+                # a script's sys.path starts with its folder, then PYTHONPATH,
+                # then the editable install of this checkout
+                env["PYTHONPATH"] = str(before_package)
+            subprocess.run(cmd, env=env, check=True)
+            one = R.read_json(result)
+        out["settings"][name], out["profile"][name] = one["run"], one["profile"]
+        out["code"][name] = one["code"]
     before = out["settings"]["before"]["best_val_crps"]
     for run in out["settings"].values():
         # the first time the run's validation score reached the best "before"
@@ -239,8 +287,10 @@ def curves_markdown(part: dict) -> list[str]:
         "Configurations:",
         "",
     ]
+    code = part.get("code", {})
     for name, run in runs.items():
-        lines.append(f"- {name}: `{json.dumps(run['config'], sort_keys=True)}`")
+        at = f" on the code at {code[name]}" if name in code else ""
+        lines.append(f"- {name}{at}: `{json.dumps(run['config'], sort_keys=True)}`")
     lines += ["", "### Where the time goes", ""]
     for name, prof in part["profile"].items():
         lines += [
@@ -330,16 +380,26 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--seconds", type=float, default=None, help="(b): budget of each fit"
     )
+    parser.add_argument(
+        "--before-package",
+        metavar="DIR",
+        help="(b): a checkout of the code before the cost work, run for 'before'",
+    )
+    parser.add_argument("--one", choices=["before", "after"], help=argparse.SUPPRESS)
     R.add_page_args(parser, json_of=NAME)
     args = parser.parse_args(argv)
     if args.from_results:
         R.page_from_results(parser, args, NAME, markdown)
         return
+    if args.one:  # a child of --curves: one setting, written to --json
+        R.write_json(Path(args.json), one_setting(args.one, args.seconds))
+        return
     info = R.start_run("training.py", threads=torch.get_num_threads())
     path = R.results_file(args, NAME)
     if args.curves:  # part (b); part (a) is kept from the results file
         kept = R.read_json(path) if path and Path(path).is_file() else {}
-        result = {**kept, "curves": {**info, **curves(args.seconds)}}
+        part = curves(args.seconds, args.before_package)
+        result = {**kept, "curves": {**info, **part}}
         R.record(args, NAME, result, markdown, path)
         return
     rows = []
