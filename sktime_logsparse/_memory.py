@@ -57,7 +57,7 @@ MODEL_COPIES = 6
 #: validation windows scored at once by the CRPS, and paths per window
 #: (_early_stopping.evaluate_crps, _params.VALIDATION_SAMPLES)
 VALIDATION_WINDOWS = 256
-VALIDATION_SAMPLES = 8
+VALIDATION_SAMPLES = 16
 #: paths decoded at once by the sampler (SamplerSettings.max_batch)
 MAX_PATHS = MAX_BATCH
 #: design entries per chunk of the least-squares fit (_linear_ar.CHUNK_ENTRIES)

@@ -3,7 +3,7 @@
 The numbers in ``data/reference_forecasts.json`` were recorded by
 ``python tests/test_reference.py --record`` before the package was laid out
 anew, and are re-recorded only by a change meant to alter them (the latest:
-8 validation paths and dropout masks drawn 16 bits at a time on the CPU;
+dropout masks drawn 16 bits at a time on the CPU, ``nn/_dropout.py``;
 earlier, predicting past the trained horizon); fit -> predict ->
 predict_quantiles with a fixed ``random_state`` on a fixed panel must
 reproduce them exactly. Floating-point results of a training
