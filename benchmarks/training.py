@@ -208,24 +208,31 @@ def one_setting(name: str, seconds: float | None) -> dict:
 
 
 def _commit(folder: Path) -> str:
-    """The git commit checked out in ``folder`` (the package's code)."""
+    """The commit checked out in ``folder``, ``-dirty`` with changes not committed."""
     out = subprocess.run(
-        ["git", "-C", str(folder), "rev-parse", "--short", "HEAD"],
+        ["git", "-C", str(folder), "describe", "--always", "--dirty"],
         capture_output=True,
         text=True,
     )
     return out.stdout.strip() or "unknown"
 
 
-def curves(seconds: float | None, before_package: str | None) -> dict:
+def curves(
+    seconds: float | None, before_package: str | None, only=None, kept=None
+) -> dict:
     """Part (b): time to accuracy and profile, before and after.
 
     Each setting runs in a fresh process, the "before" one on the package
     found in ``before_package`` (a checkout of the code before the cost
-    work) when given, else on this one.
+    work) when given, else on this one. With ``only``, the other setting is
+    taken from ``kept`` (the part (b) of the results file).
     """
     out = {"settings": {}, "profile": {}, "code": {}}
     for name in settings():
+        if only is not None and name != only:
+            for key in out:
+                out[key][name] = kept[key][name]
+            continue
         with tempfile.TemporaryDirectory() as tmp:
             result = Path(tmp) / "one.json"
             cmd = [sys.executable, __file__, "--one", name, "--json", str(result)]
@@ -270,10 +277,12 @@ def curves_markdown(part: dict) -> list[str]:
         "## Time to accuracy on M4 Hourly",
         "",
         "The forecaster of the M4 Hourly benchmark fitted on its 414 training "
-        "series, with the configuration of record before the cost work and with "
-        "the current one, one after the other in one run: the validation CRPS "
-        "that early stopping reads, epoch by epoch, against the seconds since "
-        "training began (right panel of the figure). Command:",
+        "series, with the configuration of record before the cost work (on the "
+        "code of then) and with the current one, each in a fresh process: the "
+        "validation CRPS that early stopping reads, epoch by epoch, against the "
+        "seconds since training began (right panel of the figure). Command of "
+        "the latest run (with `--only`, the other setting is kept from the "
+        "previous run; see the notes below):",
         "",
         "```bash",
         part.get("command", "(not recorded)"),
@@ -385,6 +394,11 @@ def main(argv=None) -> None:
         metavar="DIR",
         help="(b): a checkout of the code before the cost work, run for 'before'",
     )
+    parser.add_argument(
+        "--only",
+        choices=["before", "after"],
+        help="(b): run this setting, keep the other from the results file",
+    )
     parser.add_argument("--one", choices=["before", "after"], help=argparse.SUPPRESS)
     R.add_page_args(parser, json_of=NAME)
     args = parser.parse_args(argv)
@@ -398,7 +412,10 @@ def main(argv=None) -> None:
     path = R.results_file(args, NAME)
     if args.curves:  # part (b); part (a) is kept from the results file
         kept = R.read_json(path) if path and Path(path).is_file() else {}
-        part = curves(args.seconds, args.before_package)
+        old = kept.get("curves") if args.only else None
+        if args.only and old is None:
+            parser.error("--only needs part (b) in the results file")
+        part = curves(args.seconds, args.before_package, args.only, old)
         result = {**kept, "curves": {**info, **part}}
         R.record(args, NAME, result, markdown, path)
         return
