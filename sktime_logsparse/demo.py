@@ -10,8 +10,8 @@ directory, created if needed).
 The forecaster keeps its defaults except for the M4 window (a week of context,
 the 48-hour horizon) and a fixed training length: at most a set number of
 epochs (the default early stopping may end it sooner, after the same epoch on
-every machine), no wall-clock budget, a fixed seed. The printed scores therefore do not depend on
-how fast or how busy the machine is.
+every machine), no wall-clock budget, a fixed seed. The printed scores
+therefore do not depend on how fast or how busy the machine is.
 """
 
 from __future__ import annotations
