@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # requirement of the package does not pull a multi-GB CUDA build.
 TORCH_CPU ?= torch==2.13.0
 
-.PHONY: test lint format venv bench-venv demo bench-attention bench-sampling bench-threads bench-training bench-m4 bench-etth1 docs docs-figures clean
+.PHONY: test lint format venv bench-venv peers-venv demo bench-attention bench-sampling bench-threads bench-training bench-m4 bench-etth1 bench-peers docs docs-figures clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,29 @@ bench-m4: bench-venv
 bench-etth1: bench-venv
 	$(BIN)/python benchmarks/etth1.py --markdown docs/benchmarks/etth1.md
 
+# the peers of bench-peers (statsforecast, neuralforecast, pytorch-forecasting
+# and an sktime that works with them) in a venv of their own: their pins
+# conflict with this package's (about 2 GB, a few minutes to build)
+PEERS_VENV := .venv-peers
+$(PEERS_VENV)/.installed: benchmarks/peers/requirements.txt
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install -q --upgrade pip
+	$(PEERS_VENV)/bin/python -m pip install -q $(TORCH_CPU)
+	$(PEERS_VENV)/bin/python -m pip install -q -r benchmarks/peers/requirements.txt
+	touch $@
+
+peers-venv: $(PEERS_VENV)/.installed
+
+# the peers beside the LogSparse Transformer on M4 Hourly, one run on one
+# machine (hours on 2 cores, most of it neuralforecast's DeepAR); writes the
+# page of record. PEERS_ARGS adds options, for instance
+# PEERS_ARGS="--ours-from benchmarks/results/m4_hourly.json" to take our row
+# from the results of record instead of training again
+PEERS_ARGS ?=
+bench-peers: bench-venv peers-venv
+	$(BIN)/python benchmarks/peers.py --markdown docs/benchmarks/peers.md \
+		--figure docs/images/benchmarks/peers.png $(PEERS_ARGS)
+
 # the documentation site, into site/ (CI runs this after `make test`)
 docs: $(VENV)/.docs-installed
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
@@ -89,4 +112,4 @@ docs-figures: $(VENV)/.docs-installed
 	find docs/images -name "*.txt" -empty -delete
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache site
+	rm -rf $(VENV) $(PEERS_VENV) build *.egg-info .pytest_cache .ruff_cache site
