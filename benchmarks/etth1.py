@@ -42,6 +42,7 @@ import time
 import warnings
 
 import _report as R  # benchmarks/_report.py
+import metrics as M  # benchmarks/metrics.py
 import numpy as np
 import pandas as pd
 from _config import add_forecaster_args, forecaster_params  # benchmarks/_config.py
@@ -49,6 +50,9 @@ from _config import add_forecaster_args, forecaster_params  # benchmarks/_config
 DATA = R.ROOT.parent / "shared" / "data" / "ett" / "ETTh1.csv"
 TRAIN, VALID, TEST = 8640, 11520, 14400
 HORIZONS = (24, 48, 168)
+#: quantile levels forecast at every origin: the 80% and 95% intervals, the
+#: median and the levels of the reliability diagram
+QUANTILES = tuple(sorted({0.025, 0.975, *M.RELIABILITY_LEVELS}))
 
 CONFIG = {
     "context_length": 168,
@@ -73,18 +77,49 @@ def load() -> pd.DataFrame:
     return pd.DataFrame(scaler.transform(ot), index=ot.index, columns=["OT"])
 
 
-def rolling(forecaster, y: pd.DataFrame, origins: list[int], fitted: bool) -> dict:
-    """Forecast 168 steps at every origin; returns ``{origin: values}``."""
+def rolling(
+    forecaster, y: pd.DataFrame, origins: list[int], fitted: bool, quantiles=None
+):
+    """Forecast 168 steps at every origin: ``{origin: values}``.
+
+    With ``quantiles`` (levels), also ``{origin: (levels, 168) quantiles}``.
+    """
     fh = np.arange(1, max(HORIZONS) + 1)
     if not fitted:
         forecaster.fit(y.iloc[:TRAIN], fh=fh)
     forecaster.update(y.iloc[TRAIN : origins[0]], update_params=False)
-    out, last = {}, origins[0]
+    out, qs, last = {}, {}, origins[0]
     for s in origins:
         if s > last:
             forecaster.update(y.iloc[last:s], update_params=False)
             last = s
         out[s] = forecaster.predict(fh).iloc[:, 0].to_numpy()
+        if quantiles is not None:
+            q = forecaster.predict_quantiles(fh, alpha=list(quantiles))
+            qs[s] = q.to_numpy().T
+    return (out, qs) if quantiles is not None else out
+
+
+def calibration(y: pd.DataFrame, quantiles: dict, end: int = TEST) -> dict:
+    """Interval coverage per horizon and step, rho-risks per step, reliability.
+
+    Over the origins whose 168 steps all end by row ``end``.
+    """
+    truth = y.iloc[:, 0].to_numpy()
+    kept = [s for s in quantiles if s + max(HORIZONS) <= end]
+    actual = np.stack([truth[s : s + max(HORIZONS)] for s in kept])
+    levels = list(QUANTILES)
+    q = {a: np.stack([quantiles[s][i] for s in kept]) for i, a in enumerate(levels)}
+    bands = {"coverage80": (q[0.1], q[0.9]), "coverage95": (q[0.025], q[0.975])}
+    out = {
+        "n_origins": len(kept),
+        "per_step": M.per_step(actual, bands, {0.5: q[0.5], 0.9: q[0.9]}),
+        "reliability": M.reliability(actual, {a: q[a] for a in M.RELIABILITY_LEVELS}),
+    }
+    for name, (lo, hi) in bands.items():
+        out[name] = {
+            str(h): M.coverage(actual[:, :h], lo[:, :h], hi[:, :h]) for h in HORIZONS
+        }
     return out
 
 
@@ -141,6 +176,7 @@ def markdown(result: dict, stem: str) -> str:
         "",
         R.markdown_table(head, body),
         "",
+        *calibration_section(result, stem),
         "## Configuration",
         "",
         f"Fit {t['fit_s']:.0f} s ({result['epochs']} epochs"
@@ -153,6 +189,33 @@ def markdown(result: dict, stem: str) -> str:
         "```",
     ]
     return "\n".join(lines) + "\n"
+
+
+def calibration_section(result: dict, stem: str) -> list[str]:
+    """Coverage of the 80% and 95% intervals per horizon, and the figure."""
+    entries = result.get("calibration")
+    if not entries:
+        return []
+    horizons = sorted(next(iter(entries.values()))["coverage80"], key=int)
+    head = ["model"] + [f"{c}% @{h}" for h in horizons for c in (80, 95)]
+    body = [
+        [name] + [f"{e[f'coverage{c}'][h]:.3f}" for h in horizons for c in (80, 95)]
+        for name, e in entries.items()
+    ]
+    origins = next(iter(entries.values()))["n_origins"]
+    return [
+        "## Calibration",
+        "",
+        "Share of the actual values inside the 80% and 95% prediction "
+        f"intervals up to each horizon ({origins} origins whose 168 steps lie in "
+        "the rows scored); per step, with the quantile loss per step and the "
+        "reliability of the quantiles, in the figure.",
+        "",
+        R.markdown_table(head, body),
+        "",
+        R.figure_markdown(f"{stem}_calibration", "Calibration of the ETTh1 forecasts"),
+        "",
+    ]
 
 
 def main(argv=None) -> dict:
@@ -191,7 +254,7 @@ def main(argv=None) -> dict:
     t0 = time.perf_counter()
     model.fit(y.iloc[:TRAIN], fh=np.arange(1, max(HORIZONS) + 1))
     t1 = time.perf_counter()
-    ours = rolling(model, y, origins, fitted=True)
+    ours, quantiles = rolling(model, y, origins, fitted=True, quantiles=QUANTILES)
     t2 = time.perf_counter()
     naive = rolling(NaiveForecaster(strategy="last"), y, origins, fitted=False)
     result = {
@@ -210,6 +273,7 @@ def main(argv=None) -> dict:
             },
             "repeat last": {str(h): v for h, v in score(y, naive, end).items()},
         },
+        "calibration": {"LogSparse Transformer": calibration(y, quantiles, end)},
         "published": {
             name: {str(h): {"MSE": m, "MAE": a} for h, (m, a) in rows.items()}
             for name, rows in PUBLISHED.items()

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import _horizon  # benchmarks/_horizon.py
 import _report as R  # benchmarks/_report.py
+import calibration_figures  # benchmarks/calibration_figures.py
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no window
@@ -562,6 +563,10 @@ def render(stem: str, out: Path = OUT) -> Path | None:
     result = {**R.read_json(stem), "_stem": stem}
     path = Path(out) / f"{stem}.png"
     plot(result, path)
+    if calibration_figures.has_calibration(result):
+        title = f"{stem.replace('_', ' ')}: calibration of the forecasts"
+        extra = Path(out) / f"{stem}{calibration_figures.suffix()}.png"
+        calibration_figures.draw(result, extra, title, footer)
     return path
 
 

@@ -80,3 +80,31 @@ def rho_risk(y: np.ndarray, q: np.ndarray, rho: float) -> float:
 def coverage(y: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
     """Share of actual values inside ``[lower, upper]``."""
     return float(np.mean((y >= lower) & (y <= upper)))
+
+
+#: quantile levels of the reliability diagram
+RELIABILITY_LEVELS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+
+
+def per_step(y: np.ndarray, bands: dict, quantiles: dict) -> dict:
+    """Coverage of each interval and rho-risk of each quantile, per horizon step.
+
+    ``bands``: ``{"coverage80": (lower, upper), ...}``; ``quantiles``:
+    ``{rho: q}``. Every array is ``(series, horizon)``; the lists returned
+    have one value per step (the rho-risk of a step pools its series).
+    """
+    out = {
+        name: np.mean((y >= lo) & (y <= hi), axis=0).tolist()
+        for name, (lo, hi) in bands.items()
+    }
+    for rho, q in quantiles.items():
+        loss = (rho - (y <= q)) * (y - q)
+        out[f"R{rho:g}"] = (2.0 * loss.sum(0) / np.abs(y).sum(0)).tolist()
+    return out
+
+
+def reliability(y: np.ndarray, quantiles: dict) -> dict:
+    """Observed share of values at or below each quantile ``{level: q}``."""
+    levels = sorted(quantiles)
+    observed = [float(np.mean(y <= quantiles[a])) for a in levels]
+    return {"levels": list(levels), "observed": observed}

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ._calendar import CALENDAR_FEATURES
+from ._calibration import GRID
 from ._dataset import FittedPanel, n_covariates
 from ._files import fail
 from ._frequency import _nominal_duration
@@ -96,7 +97,7 @@ class _State:
         if s.get("_is_vectorized", False) is not False:
             self.fail("_is_vectorized", "must be false (this forecaster never is)")
         if not fitted:
-            for key in ("model_", "_panel", "_predict_seed"):
+            for key in ("model_", "_panel", "_predict_seed", "calibration_"):
                 if key in s:
                     self.fail(key, f"only a fitted forecaster has it ({s['_state']})")
         if ("pretrained_model_" in s) != ("series_ids_" in s):
@@ -161,9 +162,22 @@ class _State:
             isinstance(h, dict) and all(isinstance(k, str) for k in h) for h in history
         ):
             self.fail("training_history_", "must be a list of dicts")
+        self.calibration(s.get("calibration_"))
         seed = s.get("_predict_seed", 0)
         if not (_is_int(seed, 0) and seed < 2**63):
             self.fail("_predict_seed", "must be an int in [0, 2**63)")
+
+    def calibration(self, factors: Any) -> None:
+        if factors is None:
+            return
+        ok = isinstance(factors, np.ndarray) and factors.dtype == np.float64
+        ok = ok and factors.ndim == 1 and 1 <= factors.size <= MAX_HORIZON
+        low, high = GRID[0], GRID[-1]
+        if not (ok and bool(((factors >= low) & (factors <= high)).all())):
+            self.fail(
+                "calibration_",
+                f"must be None or a 1-D float64 array of factors in [{low}, {high}]",
+            )
 
     def time_axis(self, axis: Any) -> None:
         ok = type(axis) is TimeAxis and axis.kind in ("datetime", "period", "integer")

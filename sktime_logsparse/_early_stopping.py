@@ -13,8 +13,10 @@ from __future__ import annotations
 import copy
 import math
 
+import numpy as np
 import torch
 
+from ._calibration import fit_factors
 from ._sampling import SamplerSettings, sample_paths
 from ._series import SeriesTensors, WindowIndex, window_batch
 from ._windows import WindowBatch, WindowLayout, build_window
@@ -54,6 +56,39 @@ def evaluate_nll(
 
 
 @torch.no_grad()
+def validation_paths(
+    network, data: SeriesTensors, windows: WindowIndex, layout: WindowLayout, n: int
+):
+    """Sampled forecasts of the prediction range of ``windows``, in batches.
+
+    Each window draws ``n`` paths from its own fixed seed (its row), so that
+    repeated passes differ only by the weights. Yields ``(paths, target,
+    observed, scale)``: ``(B, n, P)`` paths, the ``(B, P)`` targets (0 where
+    missing) and where they are observed, and the ``(B,)`` window scales.
+    """
+    C, P, R = layout.context_length, layout.prediction_length, layout.lead
+    # on the CPU, batches of windows decode in threads of one intra-op thread
+    # each, as forecasts do (see _sampling.SamplerSettings.workers)
+    cpu = data.z.device.type == "cpu"
+    settings = SamplerSettings(
+        horizon=P, num_samples=n, workers=torch.get_num_threads() if cpu else 1
+    )
+    was_training = network.training
+    network.eval()
+    for rows in torch.arange(len(windows), device=data.z.device).split(256):
+        raw, cov = data.windows(windows.ends[rows], C + P, R)
+        ids = data.series_id[windows.series[rows]]
+        scale = build_window(raw, cov, layout).scale
+        gens = [torch.Generator(device=raw.device).manual_seed(int(i)) for i in rows]
+        paths = sample_paths(network, raw[:, : R + C], cov, ids, layout, settings, gens)
+        target = raw[:, R + C :]
+        observed = ~torch.isnan(target)
+        target = torch.where(observed, target, torch.zeros_like(target))
+        yield paths, target, observed, scale
+    network.train(was_training)
+
+
+@torch.no_grad()
 def evaluate_crps(
     network, data: SeriesTensors, windows: WindowIndex, layout: WindowLayout, config
 ) -> float:
@@ -63,36 +98,33 @@ def evaluate_crps(
     (the same noise at every epoch), so that differences between epochs are
     those of the weights. The CRPS of a sample is ``E|X - y| - E|X - X'| / 2``.
     """
-    C, P, R = layout.context_length, layout.prediction_length, layout.lead
-    # on the CPU, batches of windows decode in threads of one intra-op thread
-    # each, as forecasts do (see _sampling.SamplerSettings.workers)
-    cpu = data.z.device.type == "cpu"
-    settings = SamplerSettings(
-        horizon=P,
-        num_samples=config.validation_samples,
-        workers=torch.get_num_threads() if cpu else 1,
-    )
-    was_training = network.training
-    network.eval()
     total, count = 0.0, 0
-    for rows in torch.arange(len(windows), device=data.z.device).split(256):
-        raw, cov = data.windows(windows.ends[rows], C + P, R)
-        ids = data.series_id[windows.series[rows]]
-        scale = build_window(raw, cov, layout).scale
-        gens = [torch.Generator(device=raw.device).manual_seed(int(i)) for i in rows]
-        paths = sample_paths(
-            network, raw[:, : R + C], cov, ids, layout, settings, gens
-        )  # (B, n, P)
-        target = raw[:, R + C :]
-        observed = ~torch.isnan(target)
-        target = torch.where(observed, target, torch.zeros_like(target))
+    n = config.validation_samples
+    for paths, target, observed, scale in validation_paths(
+        network, data, windows, layout, n
+    ):
         spread = (paths.unsqueeze(1) - paths.unsqueeze(2)).abs().mean((1, 2))
         crps = (paths - target.unsqueeze(1)).abs().mean(1) - 0.5 * spread
         crps = crps / scale.unsqueeze(-1)
         total += float((crps * observed).sum())
         count += int(observed.sum())
-    network.train(was_training)
     return total / max(count, 1)
+
+
+def calibration_factors(
+    network, data: SeriesTensors, windows: WindowIndex, layout: WindowLayout, n: int
+):
+    """Per-step widening factors of the forecasts (see :mod:`._calibration`).
+
+    Fitted on ``n`` sampled paths of each validation window; None when there
+    are too few validation points.
+    """
+    parts = [
+        tuple(t.cpu().double().numpy() for t in batch[:3])
+        for batch in validation_paths(network, data, windows, layout, n)
+    ]
+    paths, target, observed = (np.concatenate(p) for p in zip(*parts, strict=True))
+    return fit_factors(paths, target, observed.astype(bool))
 
 
 SCORES = {"nll": evaluate_nll, "crps": evaluate_crps}

@@ -36,11 +36,14 @@ TRAINER_KWARGS: dict[str, Any] = {
     "window_sampling": "uniform",
     "lr_schedule": None,
     "update_epochs": 1,
+    "calibration": "per_step",
 }
 #: share of training windows that see no series id (learns the unknown id)
 ID_DROPOUT = 0.1
 #: sample paths per validation window of ``early_stopping_metric="crps"``
 VALIDATION_SAMPLES = 16
+#: most sample paths per validation window of the calibration after training
+CALIBRATION_SAMPLES = 256
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ class Settings:
     window_sampling: str
     lr_schedule: str | None
     update_epochs: int
+    calibration: str | None
 
     @property
     def likelihood_(self) -> Likelihood:
@@ -112,6 +116,11 @@ class Settings:
             max_fit_seconds=self.max_fit_seconds,
             validation_metric=self.early_stopping_metric,
             validation_samples=VALIDATION_SAMPLES,
+            # calibrated on as many paths as a forecast draws, up to a bound
+            # (the memory of a fit must not follow num_samples); None: off
+            calibration_samples=min(self.num_samples, CALIBRATION_SAMPLES)
+            if self.calibration
+            else 0,
             id_dropout=ID_DROPOUT,
             keep_initial=keep,
             fit_skip=not keep,
@@ -206,6 +215,7 @@ def _check(v: dict) -> None:
     _check_choice(v, "point_forecast", ("mean", "median"))
     _check_choice(v, "lr_schedule", (None, "cosine", "plateau"))
     _check_choice(v, "early_stopping_metric", ("crps", "nll"))
+    _check_choice(v, "calibration", ("per_step", None))
     _check_float(v, "dropout", 0.0, 1.0, upper_open=True)
     _check_float(v, "learning_rate", 0.0, math.inf, lower_open=True)
     _check_float(v, "weight_decay", 0.0, math.inf)

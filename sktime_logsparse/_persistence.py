@@ -102,6 +102,7 @@ OWN_STATE = (
     "pretrained_model_",
     "series_ids_",
     "training_history_",
+    "calibration_",
     "_panel",
     "_predict_seed",
 )

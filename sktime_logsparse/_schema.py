@@ -31,6 +31,8 @@ PACKAGES = ("sktime-logsparse", "sktime", "torch", "pandas", "numpy")
 #: parameters added since the current format was defined, with their defaults:
 #: files written before them lack them and load with the default
 ADDED_PARAMS = {"n_threads": None}
+#: keys of the parameter dicts added since format 1, whose files lack them
+ADDED_KWARGS = frozenset({"calibration"})
 #: most sample paths a loaded forecaster may ask for (the constructor takes any
 #: int >= 1; a file cannot make predict allocate without bound)
 MAX_NUM_SAMPLES = 2**20
@@ -79,7 +81,7 @@ def param_names(cls: type, version: int) -> set[str]:
     names = set(cls.get_param_names())
     if version == 1:  # the experiment knobs were flat parameters
         names = names - {"model_kwargs", "trainer_kwargs"}
-        names |= set(MODEL_KWARGS) | set(TRAINER_KWARGS)
+        names |= (set(MODEL_KWARGS) | set(TRAINER_KWARGS)) - ADDED_KWARGS
     return names
 
 

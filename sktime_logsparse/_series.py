@@ -7,6 +7,7 @@ Windows are described by the flat index of their last target.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,17 +107,34 @@ class WindowIndex:
         return int(self.ends.numel())
 
 
+def validation_count(lengths: torch.Tensor, P: int, points: int = 200) -> int:
+    """Validation windows per series: ``points`` targets in all, if series allow.
+
+    A panel of many series holds out one window each; a single series holds
+    out several consecutive ones, so that its validation score and
+    calibration rest on enough points, but never more than a tenth of its
+    (median) length, and at least one.
+    """
+    held = lengths[lengths > P + 1]
+    if not len(held):
+        return 1
+    wanted = math.ceil(points / (P * len(held)))
+    cap = int(0.1 * float(held.double().median())) // P
+    return max(1, min(wanted, cap))
+
+
 def make_windows(
-    data: SeriesTensors, layout: WindowLayout, validation: bool, sampling: str
+    data: SeriesTensors, layout: WindowLayout, validation: int, sampling: str
 ) -> tuple[WindowIndex, WindowIndex | None]:
     """Training and validation windows.
 
     ``sampling``: ``"uniform"``, or ``"scale"`` to weight each window by its
     scale (``WindowIndex.weights``), as DeepAR does.
 
-    With ``validation``, every series longer than ``prediction_length + 1``
-    holds out its last ``prediction_length`` points: one validation window
-    ends there, and no training target lies there.
+    With ``validation`` = k > 0, every series longer than
+    ``prediction_length + 1`` holds out its last ``k * prediction_length``
+    points (fewer windows where it is short): k validation windows end there,
+    ``prediction_length`` apart, and no training target lies there.
 
     A target is trained on only from position ``layout.lead`` of its series (the
     longest lag) on, where every lagged input lies inside the series; before
@@ -131,13 +149,16 @@ def make_windows(
     P, W, lead = layout.prediction_length, layout.length, layout.lead
     context_length = layout.context_length
     lengths = data.lengths.cpu()
-    held = (lengths > P + 1) & validation
-    train_len = lengths - P * held
+    k = ((lengths - 2) // P).clamp(0, int(validation))
+    train_len = lengths - P * k
     first_target = torch.minimum(torch.full_like(lengths, lead), lengths // 2)
     val = None
-    if bool(held.any()):
-        sid = held.nonzero().flatten()
-        val = WindowIndex(data.starts.cpu()[sid] + lengths[sid] - 1, sid, first_target)
+    if bool((k > 0).any()):
+        # window j of series i ends j * P points before the end of i
+        sid = torch.repeat_interleave(torch.arange(len(lengths)), k)
+        j = torch.arange(len(sid)) - torch.repeat_interleave(torch.cumsum(k, 0) - k, k)
+        ends = data.starts.cpu()[sid] + lengths[sid] - 1 - j * P
+        val = WindowIndex(ends, sid, first_target)
     # the conditioning range of a window ending at e holds e - P + 1 values
     first = first_target.clamp_min(P - 1 + (context_length + 1) // 2)
     first = torch.minimum(first, train_len - 1)

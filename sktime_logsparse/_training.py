@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from ._early_stopping import (
     SCORES,
     EarlyStopping,
+    calibration_factors,
     make_scheduler,
     step_scheduler,
     window_loss,
@@ -36,7 +37,13 @@ from ._interrupt import GracefulInterrupt
 from ._linear_ar import fit_skip
 from ._memory import check_fit_memory
 from ._model import GlobalModel, isolated_rng
-from ._series import SeriesTensors, WindowIndex, make_windows, window_batch
+from ._series import (
+    SeriesTensors,
+    WindowIndex,
+    make_windows,
+    validation_count,
+    window_batch,
+)
 from ._windows import WindowLayout
 
 logger = logging.getLogger(__name__)
@@ -46,10 +53,13 @@ logger = logging.getLogger(__name__)
 class TrainConfig:
     """Settings of one training run, built from the forecaster's parameters.
 
-    ``early_stopping_patience`` None means no validation range is held out;
+    ``early_stopping_patience`` None means no early stopping (a validation
+    range is still held out when calibrating);
     ``keep_initial`` lets the starting weights compete with every epoch
     (fine-tuning); ``fit_skip`` fits the linear autoregressive term first;
-    ``id_dropout`` is the share of windows trained without their series id.
+    ``id_dropout`` is the share of windows trained without their series id;
+    ``calibration_samples`` paths per validation window fit the widening
+    factors of the forecasts (0: none, see :mod:`._calibration`).
     """
 
     max_epochs: int
@@ -64,6 +74,7 @@ class TrainConfig:
     max_fit_seconds: float | None
     validation_metric: str
     validation_samples: int
+    calibration_samples: int
     id_dropout: float
     keep_initial: bool
     fit_skip: bool
@@ -78,6 +89,8 @@ class TrainResult:
     best_epoch: int | None = None
     best_loss: float = math.inf
     stop_reason: str = "max_epochs"
+    #: per-step widening factors of the forecasts (None: not calibrated)
+    calibration: np.ndarray | None = None
 
 
 def fit_model(
@@ -143,9 +156,13 @@ def train(
     """
     started = time.perf_counter()
     deadline = started + (config.max_fit_seconds or math.inf)
-    train_w, val_w = make_windows(
-        data, layout, config.early_stopping_patience is not None, config.window_sampling
-    )
+    # a validation range is held out for early stopping and for calibration
+    patience = config.early_stopping_patience
+    n_val = 0
+    if patience is not None or config.calibration_samples:
+        n_val = validation_count(data.lengths.cpu(), layout.prediction_length)
+    train_w, val_w = make_windows(data, layout, n_val, config.window_sampling)
+    scored = val_w if patience is not None else None  # scored after every epoch
     skip = getattr(network, "skip", None)
     if skip is not None and config.fit_skip:
         fit_skip(network, data, train_w, layout, generator)
@@ -157,16 +174,19 @@ def train(
     )
     scheduler = make_scheduler(optimizer, config)
     score_fn = SCORES[config.validation_metric]
-    patience = None if val_w is None else config.early_stopping_patience
-    stopper = EarlyStopping(patience)
+    stopper = EarlyStopping(None if scored is None else patience)
     watch = _Watch()
-    if val_w is not None:
+    if scored is not None and config.max_epochs > 0:
         # the untrained score: the level a diverging run is measured against
-        watch.start_score = watch.timed(score_fn, network, data, val_w, layout, config)
+        watch.start_score = watch.timed(score_fn, network, data, scored, layout, config)
         if config.keep_initial:
             # fine-tuning: a fine-tune that only hurts keeps the starting weights
             stopper.keep(network, watch.start_score)
     result, cause = TrainResult(), None
+    # sampling costs about as much per path as the validation pass's
+    calibration = 0.0
+    if scored is not None and config.validation_metric == "crps":
+        calibration = config.calibration_samples / config.validation_samples
     epochs = tqdm(
         range(config.max_epochs),
         disable=not config.verbose,
@@ -184,7 +204,7 @@ def train(
                 optimizer,
                 trained,
                 generator,
-                _Stop(deadline, watch, interrupt),
+                _Stop(deadline, watch, interrupt, calibration),
             )
             if stop == "diverged":
                 result.stop_reason, cause = stop, "non-finite loss"
@@ -197,8 +217,8 @@ def train(
                     break
             train_loss = float(np.mean(losses)) if losses else math.nan
             val_loss = None
-            if val_w is not None:
-                val_loss = watch.timed(score_fn, network, data, val_w, layout, config)
+            if scored is not None:
+                val_loss = watch.timed(score_fn, network, data, scored, layout, config)
             score = val_loss if val_loss is not None else train_loss
             cause = watch.diverging(train_loss, val_loss)
             if cause is not None:
@@ -236,6 +256,9 @@ def train(
     stopper.restore(network)
     network.eval()
     result.best_epoch, result.best_loss = stopper.best_epoch, stopper.best_loss
+    if val_w is not None and config.calibration_samples:
+        n = config.calibration_samples
+        result.calibration = calibration_factors(network, data, val_w, layout, n)
     return result
 
 
@@ -284,16 +307,20 @@ class _Stop:
     deadline: float
     watch: _Watch
     interrupt: GracefulInterrupt
+    #: cost of the calibration pass after training, in validation passes
+    calibration: float = 0.0
 
     def reason(self, now: float) -> str | None:
         if self.interrupt.requested:
             return "interrupted"
-        # the budget must leave room for the next step and the validation
-        # pass; the first step of a run is always taken (the first steps of a
-        # process also pay one-off costs, such as torch's lazy imports)
+        # the budget must leave room for the next step, the validation pass
+        # and the calibration pass after training; the first step of a run
+        # is always taken (the first steps of a process also pay one-off
+        # costs, such as torch's lazy imports)
         left = self.deadline - now
         taken = self.watch.start_loss is not None
-        if taken and left < self.watch.step_seconds + self.watch.validation_seconds:
+        passes = self.watch.validation_seconds * (1.0 + self.calibration)
+        if taken and left < self.watch.step_seconds + passes:
             return "max_fit_seconds"
         return None
 

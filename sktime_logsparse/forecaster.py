@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from sktime.forecasting.base import BaseForecaster
 
+from ._calibration import calibrated
 from ._checks import check_after, check_sorted, check_X, check_y
 from ._dataset import FittedPanel, choose_layout, n_covariates, training_arrays
 from ._model import build_model, resolve_device, seed_for, series_seeds
@@ -94,8 +95,9 @@ class LogSparseTransformerForecaster(BaseForecaster):
         Windows drawn per epoch; None: as many as there are candidate windows.
     early_stopping_patience : int or None, default=5
         Epochs without improvement of the validation score (on the last
-        ``prediction_length`` points of each series, never trained on) before
-        training stops; the best weights are kept. None: no validation.
+        ``prediction_length`` points of each series, a few such ranges for few
+        series, never trained on) before training stops; the best weights are
+        kept. None: no early stopping (the range still calibrates).
     max_fit_seconds : float or None, default=None
         Wall-time budget of one training run; it then ends with the best
         weights so far.
@@ -130,7 +132,10 @@ class LogSparseTransformerForecaster(BaseForecaster):
         (1.0, None for none), ``early_stopping_metric`` ("crps" of sampled
         forecasts, or "nll"), ``window_sampling`` ("uniform", or "scale" as
         DeepAR), ``lr_schedule`` (None, "cosine" or "plateau"),
-        ``update_epochs`` (1: epochs of ``update(update_params=True)``).
+        ``update_epochs`` (1: epochs of ``update(update_params=True)``),
+        ``calibration`` ("per_step": after training, forecasts are widened per
+        horizon step to cover the validation range as often as they claim;
+        None: raw model spread).
 
     Attributes
     ----------
@@ -138,6 +143,9 @@ class LogSparseTransformerForecaster(BaseForecaster):
         The trained network and its window layout.
     training_history_ : list of dict
         Per epoch: ``train_loss``, ``val_loss`` and ``seconds`` since training began.
+    calibration_ : np.ndarray or None
+        Per horizon step, the factor widening the forecast spread (None: none;
+        also for files saved before calibration existed).
 
     References
     ----------
@@ -298,10 +306,9 @@ class LogSparseTransformerForecaster(BaseForecaster):
             ids = np.arange(len(instances) * y.shape[1])
             self.model_ = self._new_model(s, n_series=len(ids))
         self._panel = FittedPanel.build(instances, ids, s.likelihood_.integer_data, y)
-        if not pretrained:
-            self._train(self.model_, self._panel, s)
-        elif s.fine_tune_epochs > 0:
-            self._train(self.model_, self._panel, s, s.fine_tune_epochs)
+        # zero-shot (fine_tune_epochs=0) trains nothing but calibrates on y
+        epochs = s.fine_tune_epochs if pretrained else None
+        self.calibration_ = self._train(self.model_, self._panel, s, epochs)
         # one seed per fitted model: repeated predict calls give the same paths
         self._predict_seed = seed_for(s.random_state, "predict")
         self._path_cache = PathCache()
@@ -324,7 +331,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
         self._path_cache = PathCache()  # new data (and weights): new paths
         panel.extend(self.time_axis_, new, s.likelihood_.integer_data)
         if update_params and s.update_epochs > 0:
-            self._train(self.model_, panel, s, s.update_epochs)
+            self.calibration_ = self._train(self.model_, panel, s, s.update_epochs)
         return self
 
     def _settings(self) -> Settings:  # ValueError/TypeError naming a bad one
@@ -355,8 +362,8 @@ class LogSparseTransformerForecaster(BaseForecaster):
         )
         return build_model(s, layout, n_series, seed_for(s.random_state, "init"))
 
-    def _train(self, model, panel: FittedPanel, s: Settings, epochs=None) -> None:
-        """Train ``model`` on ``panel``: ``epochs`` given means fine-tune/update."""
+    def _train(self, model, panel: FittedPanel, s: Settings, epochs=None):
+        """Train ``model`` (``epochs`` given: fine-tune/update); its calibration."""
         values, covs = training_arrays(
             self.time_axis_, self.exog_scaler_, panel.instances, panel.factors
         )
@@ -365,6 +372,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
         seed = seed_for(s.random_state, "train")
         result = fit_model(model, values, covs, panel.ids, seed, config)
         self.training_history_ = result.history
+        return result.calibration
 
     def _exog_columns(self) -> list | None:  # None: fitted without X
         return None if self.exog_scaler_ is None else list(self.exog_scaler_.columns)
@@ -386,11 +394,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
         return paths.cov(pd.Index(fh.to_pandas())) if cov else paths.var()
 
     def _predict_proba(self, fh, X=None, marginal=True):
-        """The empirical distribution of the sample paths (skpro ``Empirical``).
-
-        An empirical distribution is discrete: it has no density, so sktime's
-        ``LogLoss`` is infinite on it; ``CRPS`` is the score to use.
-        """
+        """The paths' skpro ``Empirical`` (no density: score by CRPS, not LogLoss)."""
         return self._paths(fh, X).distribution(marginal)
 
     def _predict_quantiles(self, fh, X, alpha):
@@ -398,11 +402,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
         return self._paths(fh, X).quantiles(alpha, columns)
 
     def _paths(self, fh, X) -> SamplePaths:
-        """The sample paths at ``fh``, kept for the next call with the same key.
-
-        The key is the cutoff, the horizon and a hash of ``X``; ``_fit`` and
-        ``_update`` start a new cache, and the cache is never pickled or copied.
-        """
+        """The paths at ``fh``, cached by cutoff, horizon and ``X`` (never saved)."""
         X = check_X(X, method="predict", columns=self._exog_columns())
         # setdefault: one cache even where threads predict on a loaded model
         cache = vars(self).setdefault("_path_cache", PathCache())
@@ -410,10 +410,12 @@ class LogSparseTransformerForecaster(BaseForecaster):
         return cache.get(key, lambda: self._sample_paths(fh, X))
 
     def _sample_paths(self, fh, X) -> SamplePaths:
-        """Draw the paths of every series at the steps of ``fh``."""
+        """Draw the paths of every series at ``fh``, widened as calibrated."""
         seeds = series_seeds(self._predict_seed, self._panel.keys)
         model, ids, n = self.model_, self._panel.ids, int(self.num_samples)
         draw = partial(forecast, model, series_id=ids, num_samples=n, seeds=seeds)
+        counts = self._settings().likelihood_.integer_data
+        draw = calibrated(draw, getattr(self, "calibration_", None), counts)
         layout, cutoff = self.model_.layout, self.cutoff
         axis, scaler = self.time_axis_, self.exog_scaler_
         with threads_for(self, n_series=len(ids)):
@@ -422,10 +424,9 @@ class LogSparseTransformerForecaster(BaseForecaster):
     # ---------------------------------------------------------- persistence
 
     def save_model(self, path: str | Path) -> Path:
-        """Save the forecaster to the folder ``path`` (safetensors and JSON, no pickle).
+        """Save to the folder ``path`` (safetensors and JSON, no pickle); return it.
 
-        :meth:`load_model` runs no code from the files, unlike ``pickle`` or
-        sktime's ``save``, and checks them first. Returns the folder.
+        :meth:`load_model` runs no code from the files and checks them first.
         """
         return save_model(self, path)
 

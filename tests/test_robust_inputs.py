@@ -12,7 +12,7 @@ from sktime.utils._testing.hierarchical import _make_hierarchical
 
 from sktime_logsparse import LogSparseTransformerForecaster
 from sktime_logsparse._early_stopping import evaluate_nll
-from sktime_logsparse._series import SeriesTensors, make_windows
+from sktime_logsparse._series import SeriesTensors, make_windows, validation_count
 from sktime_logsparse._training import train
 from sktime_logsparse.nn import LogSparseConfig, LogSparseTransformer
 
@@ -231,7 +231,9 @@ def test_time_budget_keeps_the_best_weights(make_layout, make_config):
     result = train(net, data, layout, cfg, torch.Generator().manual_seed(0))
     assert result.stop_reason == "max_fit_seconds"
     assert result.best_loss == min(h["val_loss"] for h in result.history)
-    _, val = make_windows(data, layout, True, "uniform")
+    # a single series holds out several validation windows
+    n_val = validation_count(data.lengths, layout.prediction_length)
+    _, val = make_windows(data, layout, n_val, "uniform")
     score = evaluate_nll(net, data, val, layout, cfg)
     assert score == pytest.approx(result.best_loss, rel=1e-6)
 
