@@ -19,11 +19,11 @@ until a group holds :data:`MIN_POINTS` observed points, so that a single
 series gets one factor for all steps and a large panel one per step.
 
 The levels matched are the outer ones, 95% and 98%. The network's paths have
-tails too light for their centre (on M4 Hourly a 50% interval needs a factor
-of about 1.07, a 95% one 1.27), so one factor cannot make every interval
-exact; sized for the tails, the inner intervals cover a little more than
-they claim. Chosen on the M4 Hourly validation split among matching 50-95%,
-95%, 90-98% and 95-98% (``docs/user-guide/probabilistic.md``).
+tails too light for their centre (on M4 Hourly inner intervals need less
+widening than outer ones), so one factor cannot make every interval exact;
+sized for the tails, the inner intervals cover a little more than they
+claim. Chosen on the M4 Hourly validation split among matching 50-95%, 95%,
+90-98% and 95-98% (``benchmarks/calibration.py``).
 """
 
 from __future__ import annotations

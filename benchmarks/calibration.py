@@ -1,0 +1,138 @@
+"""Which intervals the calibration should match, chosen on the M4 validation split.
+
+The forecaster of record (``m4_hourly.CONFIG``) is fitted on the M4 Hourly
+training series less their last 48 points (``m4_hourly.load("validation")``),
+or loaded with ``--model`` from a folder saved by an earlier run. With its
+widening switched off, it forecasts (a) its own validation windows, the 48
+points before the end of what it was fitted on, on which the factors are
+sized, and (b) the held-out last 48 points, on which each variant is scored:
+widening factors per step matched to the central intervals of each set of
+levels in :data:`VARIANTS`. The test split is never read.
+
+Usage::
+
+    python benchmarks/calibration.py                    # fit, then compare
+    python benchmarks/calibration.py --model DIR        # a saved fit
+    python benchmarks/calibration.py --save-model DIR   # fit and keep it
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from pathlib import Path
+
+import _report as R  # benchmarks/_report.py
+import m4_hourly as H  # benchmarks/m4_hourly.py
+import metrics as M  # benchmarks/metrics.py
+import numpy as np
+
+#: the sets of central-interval levels compared (None: no widening)
+VARIANTS = {
+    "none": None,
+    "50-95%": (0.5, 0.8, 0.9, 0.95),
+    "95%": (0.95,),
+    "90-98%": (0.9, 0.95, 0.98),
+    "95-98%": (0.95, 0.98),
+}
+
+
+def validation_paths(forecaster, n: int = 100):
+    """Paths, targets and observed flags of the forecaster's validation windows."""
+    from sktime_logsparse._dataset import training_arrays
+    from sktime_logsparse._early_stopping import validation_paths as draw
+    from sktime_logsparse._series import SeriesTensors, make_windows
+
+    panel = forecaster._panel
+    values, covs = training_arrays(
+        forecaster.time_axis_, forecaster.exog_scaler_, panel.instances, panel.factors
+    )
+    layout = forecaster.model_.layout
+    data = SeriesTensors.from_arrays(
+        values, covs, panel.ids, pad=layout.length + layout.lead
+    )
+    _, windows = make_windows(data, layout, 1, "uniform")
+    parts = [
+        tuple(t.cpu().double().numpy() for t in batch[:3])
+        for batch in draw(forecaster.model_.network, data, windows, layout, n)
+    ]
+    paths, target, observed = (np.concatenate(p) for p in zip(*parts, strict=True))
+    return paths, target, observed.astype(bool)
+
+
+def factors_for(levels, paths, target, observed) -> np.ndarray | None:
+    """Per-step factors matched to ``levels`` (the package's own fitting code)."""
+    from sktime_logsparse import _calibration as C
+
+    if levels is None:
+        return None
+    need = C.needed_factors(paths, np.where(observed, target, 0.0), levels)
+    factors = np.ones(paths.shape[2])
+    for group in C.step_groups(observed.sum(0)):
+        mask = observed[:, group]
+        factors[group] = C.best_factor(need[:, :, group][:, mask], levels)
+    return factors
+
+
+def score(paths: np.ndarray, y: np.ndarray, history: list) -> dict:
+    """Coverage, MSIS and rho-risks of paths ``(S, n, 48)`` against ``y``."""
+    q = {a: np.quantile(paths, a, axis=1) for a in (0.025, 0.1, 0.5, 0.9, 0.975)}
+    return {
+        "coverage80": M.coverage(y, q[0.1], q[0.9]),
+        "coverage95": M.coverage(y, q[0.025], q[0.975]),
+        "MSIS": M.msis(y, q[0.025], q[0.975], history, H.SEASON),
+        "R0.5": M.rho_risk(y, q[0.5], 0.5),
+        "R0.9": M.rho_risk(y, q[0.9], 0.9),
+    }
+
+
+def main(argv=None) -> dict:
+    from sktime.forecasting.base import ForecastingHorizon
+
+    from sktime_logsparse import LogSparseTransformerForecaster
+    from sktime_logsparse._calibration import widen
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=None, help="a saved fit")
+    parser.add_argument("--save-model", type=Path, default=None)
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    import torch
+
+    info = R.start_run("calibration.py", threads=torch.get_num_threads())
+    train, test = H.load("validation", None)
+    if args.model is not None:
+        forecaster = LogSparseTransformerForecaster.load_model(args.model)
+    else:
+        forecaster = H.make_forecaster({}, None, False)
+        forecaster.fit(train, fh=np.arange(1, H.HORIZON + 1))
+        if args.save_model is not None:
+            forecaster.save_model(args.save_model)
+    forecaster.calibration_ = None  # the network's own spread
+    paths, target, observed = validation_paths(forecaster)
+    fh = ForecastingHorizon(np.arange(1, H.HORIZON + 1), is_relative=True)
+    sampled = forecaster._paths(fh, None)
+    order = sorted(range(len(sampled.keys)), key=lambda i: sampled.keys[i])
+    held_out = np.stack([sampled.paths[i][0] for i in order])  # rows as as_matrix
+    y, history = H.as_matrix(test), H.histories(train)
+    source = "fitted in this run" if args.model is None else "loaded (--model)"
+    result = {**info, "model": source, "variants": {}}
+    # the unwidened intervals on the windows the factors are sized on
+    lo, hi = np.quantile(paths, [[0.1, 0.025], [0.9, 0.975]], axis=1)
+    inside = (lo <= target) & (target <= hi)
+    result["sizing_windows"] = {
+        f"coverage{c}": float(inside[i][observed].mean())
+        for i, c in enumerate((80, 95))
+    }
+    for name, levels in VARIANTS.items():
+        factors = factors_for(levels, paths, target, observed)
+        row = score(widen(held_out, factors), y, history)
+        row["mean_factor"] = 1.0 if factors is None else float(factors.mean())
+        result["variants"][name] = row
+        print(name, {k: round(v, 4) for k, v in row.items()}, flush=True)
+    R.write_json(R.results_path("calibration"), result)
+    return result
+
+
+if __name__ == "__main__":
+    main()
