@@ -40,7 +40,7 @@ VARIANTS = {
 def validation_paths(forecaster, n: int = 100):
     """Paths, targets and observed flags of the forecaster's validation windows."""
     from sktime_logsparse._dataset import training_arrays
-    from sktime_logsparse._early_stopping import validation_paths as draw
+    from sktime_logsparse._early_stopping import validation_arrays
     from sktime_logsparse._series import SeriesTensors, make_windows
 
     panel = forecaster._panel
@@ -52,26 +52,7 @@ def validation_paths(forecaster, n: int = 100):
         values, covs, panel.ids, pad=layout.length + layout.lead
     )
     _, windows = make_windows(data, layout, 1, "uniform")
-    parts = [
-        tuple(t.cpu().double().numpy() for t in batch[:3])
-        for batch in draw(forecaster.model_.network, data, windows, layout, n)
-    ]
-    paths, target, observed = (np.concatenate(p) for p in zip(*parts, strict=True))
-    return paths, target, observed.astype(bool)
-
-
-def factors_for(levels, paths, target, observed) -> np.ndarray | None:
-    """Per-step factors matched to ``levels`` (the package's own fitting code)."""
-    from sktime_logsparse import _calibration as C
-
-    if levels is None:
-        return None
-    need = C.needed_factors(paths, np.where(observed, target, 0.0), levels)
-    factors = np.ones(paths.shape[2])
-    for group in C.step_groups(observed.sum(0)):
-        mask = observed[:, group]
-        factors[group] = C.best_factor(need[:, :, group][:, mask], levels)
-    return factors
+    return validation_arrays(forecaster.model_.network, data, windows, layout, n)
 
 
 def score(paths: np.ndarray, y: np.ndarray, history: list) -> dict:
@@ -90,7 +71,7 @@ def main(argv=None) -> dict:
     from sktime.forecasting.base import ForecastingHorizon
 
     from sktime_logsparse import LogSparseTransformerForecaster
-    from sktime_logsparse._calibration import widen
+    from sktime_logsparse._calibration import fit_factors, widen
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=None, help="a saved fit")
@@ -125,7 +106,9 @@ def main(argv=None) -> dict:
         for i, c in enumerate((80, 95))
     }
     for name, levels in VARIANTS.items():
-        factors = factors_for(levels, paths, target, observed)
+        factors = None
+        if levels is not None:
+            factors = fit_factors(paths, target, observed, levels=levels)
         row = score(widen(held_out, factors), y, history)
         row["mean_factor"] = 1.0 if factors is None else float(factors.mean())
         result["variants"][name] = row

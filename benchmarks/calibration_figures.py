@@ -47,33 +47,28 @@ def _styles(models: dict):
             yield name, row, C_BASE, next(base), 1.3
 
 
-def draw(result: dict, path: Path, title: str, footer) -> None:
-    """Three panels: coverage per step, rho-risk per step, reliability diagram."""
+def draw(result: dict, path: Path, title: str, finish) -> None:
+    """Three panels: coverage per step, rho-risk per step, reliability diagram.
+
+    ``finish(fig, result, path)`` writes the figure (``figures.finish``).
+    """
     models = calibrated_models(result)
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.3))
     cov_ax, rho_ax, rel_ax = axes
+    # (axes, per-step key, alpha, legend suffix): light 80% / R0.9, dark 95% / R0.5
+    lines = [
+        (cov_ax, "coverage80", 0.55, "80%"),
+        (cov_ax, "coverage95", 1.0, "95%"),
+        (rho_ax, "R0.5", 1.0, "R0.5"),
+        (rho_ax, "R0.9", 0.55, "R0.9"),
+    ]
     for name, row, color, ls, lw in _styles(models):
         steps = np.arange(1, len(row["per_step"]["coverage80"]) + 1)
-        for key, alpha in (("coverage80", 0.55), ("coverage95", 1.0)):
-            cov_ax.plot(
-                steps,
-                row["per_step"][key],
-                color=color,
-                ls=ls,
-                lw=lw,
-                alpha=alpha,
-                label=f"{name}, {key[-2:]}%",
-            )
-        for key, alpha in (("R0.5", 1.0), ("R0.9", 0.55)):
-            rho_ax.plot(
-                steps,
-                row["per_step"][key],
-                color=color,
-                ls=ls,
-                lw=lw,
-                alpha=alpha,
-                label=f"{name}, {key}",
-            )
+        for ax, key, alpha, suffix in lines:
+            ax.plot(
+                steps, row["per_step"][key], color=color, ls=ls, lw=lw,
+                alpha=alpha, label=f"{name}, {suffix}",
+            )  # fmt: skip
         rel = row.get("reliability")
         if rel:
             rel_ax.plot(
@@ -105,9 +100,4 @@ def draw(result: dict, path: Path, title: str, footer) -> None:
     cov_ax.legend(fontsize=7, loc="lower left")
     rel_ax.legend(fontsize=7, loc="upper left")
     fig.suptitle(title, fontsize=11)
-    footer(fig, result)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    print(f"wrote {path}", flush=True)
+    finish(fig, result, path)

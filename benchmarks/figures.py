@@ -566,7 +566,7 @@ def render(stem: str, out: Path = OUT) -> Path | None:
     if calibration_figures.has_calibration(result):
         title = f"{stem.replace('_', ' ')}: calibration of the forecasts"
         extra = Path(out) / f"{stem}{calibration_figures.suffix()}.png"
-        calibration_figures.draw(result, extra, title, footer)
+        calibration_figures.draw(result, extra, title, finish)
     return path
 
 

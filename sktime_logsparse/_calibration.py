@@ -108,6 +108,7 @@ def fit_factors(
     target: np.ndarray,
     observed: np.ndarray,
     min_points: int = MIN_POINTS,
+    levels=LEVELS,
 ) -> np.ndarray | None:
     """Per-step factors ``(P,)`` from validation paths, or None if too few points.
 
@@ -123,11 +124,11 @@ def fit_factors(
     ok = observed & np.isfinite(paths).all(axis=1)
     if int(ok.sum()) < MIN_TOTAL:
         return None
-    need = needed_factors(paths, np.where(ok, target, 0.0))
+    need = needed_factors(paths, np.where(ok, target, 0.0), levels)
     factors = np.ones(paths.shape[2])
     for group in step_groups(ok.sum(0), min_points):
         mask = ok[:, group]
-        factors[group] = best_factor(need[:, :, group][:, mask])
+        factors[group] = best_factor(need[:, :, group][:, mask], levels)
     return factors
 
 

@@ -111,6 +111,18 @@ def evaluate_crps(
     return total / max(count, 1)
 
 
+def validation_arrays(
+    network, data: SeriesTensors, windows: WindowIndex, layout: WindowLayout, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`validation_paths` of all windows as numpy: paths, targets, observed."""
+    parts = [
+        tuple(t.cpu().double().numpy() for t in batch[:3])
+        for batch in validation_paths(network, data, windows, layout, n)
+    ]
+    paths, target, observed = (np.concatenate(p) for p in zip(*parts, strict=True))
+    return paths, target, observed.astype(bool)
+
+
 def calibration_factors(
     network, data: SeriesTensors, windows: WindowIndex, layout: WindowLayout, n: int
 ):
@@ -119,12 +131,7 @@ def calibration_factors(
     Fitted on ``n`` sampled paths of each validation window; None when there
     are too few validation points.
     """
-    parts = [
-        tuple(t.cpu().double().numpy() for t in batch[:3])
-        for batch in validation_paths(network, data, windows, layout, n)
-    ]
-    paths, target, observed = (np.concatenate(p) for p in zip(*parts, strict=True))
-    return fit_factors(paths, target, observed.astype(bool))
+    return fit_factors(*validation_arrays(network, data, windows, layout, n))
 
 
 SCORES = {"nll": evaluate_nll, "crps": evaluate_crps}

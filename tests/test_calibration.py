@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import series
+from conftest import TINY, series
 
 from sktime_logsparse import LogSparseTransformerForecaster
 from sktime_logsparse._calibration import (
@@ -137,18 +137,11 @@ def panel(n_series: int = 12, n: int = 120) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def fitted():
     f = LogSparseTransformerForecaster(
-        context_length=24,
-        prediction_length=4,
-        d_model=8,
-        n_heads=2,
-        n_layers=1,
-        max_epochs=2,
-        batch_size=16,
-        windows_per_epoch=64,
-        num_samples=40,
-        device="cpu",
-        random_state=0,
-        n_threads=1,
+        **{
+            **TINY,
+            **dict(context_length=24, prediction_length=4, max_epochs=2),
+            **dict(batch_size=16, windows_per_epoch=64, num_samples=40, n_threads=1),
+        }
     )
     y = panel()
     return f.fit(y.groupby(level=0).head(112), fh=[1, 2, 3, 4]), y
