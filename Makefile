@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # requirement of the package does not pull a multi-GB CUDA build.
 TORCH_CPU ?= torch==2.13.0
 
-.PHONY: test lint format venv bench-venv peers-venv demo bench-attention bench-sampling bench-threads bench-training bench-m4 bench-etth1 bench-peers docs docs-figures clean
+.PHONY: test lint format venv bench-venv peers-venv demo bench-attention bench-sampling bench-threads bench-tuning bench-scale bench-training bench-m4 bench-etth1 bench-peers docs docs-figures clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,19 @@ bench-sampling: venv
 # the page of record (run it on an otherwise idle machine)
 bench-threads: venv
 	$(BIN)/python benchmarks/threads.py --markdown docs/benchmarks/threads.md
+
+# parallel grid search: backend=None against loky and a dask cluster (dask
+# comes with the dev extras) on 20 M4 Hourly series, and two processes
+# predicting at once; writes benchmarks/results/tuning.json (a few minutes)
+bench-tuning: venv
+	$(BIN)/python benchmarks/tuning.py
+
+# large panels: 1,000 to 100,000 synthetic series of 1,000 points, time per
+# epoch and peak memory of fit and predict (about an hour on 2 cores, most of
+# it the 100,000-series predict); writes the page of record with the tables
+# of bench-tuning
+bench-scale: bench-venv
+	$(BIN)/python benchmarks/scale.py --markdown docs/benchmarks/scale.md
 
 # the benchmark scripts' extras (official M4 table, markdown tables, figures)
 $(VENV)/.bench-installed: $(BIN)/python pyproject.toml

@@ -4,7 +4,11 @@ Three ways to compute causal attention on q, k, v of shape (B, H, L, D) =
 (8, 4, L, 32), float32, on the CPU:
 
 * ``sparse``: ``sparse_attention`` with the LogSparse pattern (offset table,
-  no L x L tensor anywhere);
+  no L x L tensor anywhere), as the package runs it in training: from
+  L = 2,048 on by kernels compiled with ``torch.compile`` where a C++ compiler
+  is available (``sktime_logsparse.nn._compiled``), eager below;
+* ``sparse_eager``: the same with ``SKTIME_LOGSPARSE_COMPILE=never``, the
+  pure-PyTorch kernel at every length;
 * ``dense``: ``dense_reference_attention`` with the same pattern, i.e. a dense
   (L, L) masked score matrix, as public LogSparse implementations do;
 * ``sdpa``: ``sparse_attention`` with the ``"full"`` pattern, which is torch's
@@ -15,7 +19,9 @@ One step is ``out = attention(q, k, v)`` then ``out.backward(grad)``. Every
 (allocator state, thread pools, caches) leaks from one configuration to another.
 Both first run a tiny step (L=64) to initialise libraries and thread pools, then:
 
-* time: one warm-up step, then the best of up to ``--repeats`` timed steps,
+* time: one warm-up step (for ``sparse`` where compiled, the first step at
+  the length, compilation included, is recorded as ``first_step_s``; the
+  warm-up follows it), then the best of up to ``--repeats`` timed steps,
   stopping early once the timed steps have taken 5 s (so slow configurations
   get one or two);
 * memory: allocate q, k, v and grad, read VmRSS from /proc/self/status as the
@@ -54,7 +60,7 @@ import _report as R  # benchmarks/_report.py
 
 B, H, D = 8, 4, 32
 LENGTHS = (256, 1024, 4096, 8192, 16384)
-METHODS = ("sparse", "dense", "sdpa")
+METHODS = ("sparse", "sparse_eager", "dense", "sdpa")
 TIME_BUDGET_S = 5.0
 GiB = 2**30
 NAME = "attention"
@@ -83,6 +89,7 @@ def worker(mode: str, method: str, length: int, repeats: int, threads: int) -> d
     import torch
 
     from sktime_logsparse.nn import (
+        _compiled,
         dense_reference_attention,
         make_pattern,
         sparse_attention,
@@ -106,6 +113,9 @@ def worker(mode: str, method: str, length: int, repeats: int, threads: int) -> d
 
     step(*setup(64))
     inputs = setup(length)
+    first = None
+    if method == "sparse" and length >= _compiled.MIN_LENGTH:
+        first = step(*inputs)  # compiles, outside the measurements
     baseline = kib("/proc/self/status", "VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
@@ -116,7 +126,10 @@ def worker(mode: str, method: str, length: int, repeats: int, threads: int) -> d
     times = []
     while len(times) < repeats and sum(times) < TIME_BUDGET_S:
         times.append(step(*inputs))
-    return {"time_s": min(times), "runs": len(times), "default_peak_mib": peak_mib}
+    out = {"time_s": min(times), "runs": len(times), "default_peak_mib": peak_mib}
+    if first is not None:
+        out.update(first_step_s=first, compiled=not _compiled._failed)
+    return out
 
 
 # --------------------------------------------------------------------- driver --
@@ -130,7 +143,7 @@ def estimate_bytes(method: str, L: int) -> int:
     ~5.2 n. On top come the inputs (4 n) and the interpreter with torch.
     """
     n, s = B * H * L * D * 4, B * H * L * L * 4
-    step = {"dense": 4 * s + 8 * n, "sparse": 12 * n, "sdpa": 8 * n}[method]
+    step = {"dense": 4 * s + 8 * n, "sdpa": 8 * n}.get(method, 12 * n)
     return step + 4 * n + GiB // 2
 
 
@@ -139,6 +152,8 @@ def run_worker(mode, method, L, args) -> dict:
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", mode, method]
     cmd += [str(L), str(args.repeats), str(args.threads)]
     env = dict(os.environ)
+    if method == "sparse_eager":
+        env["SKTIME_LOGSPARSE_COMPILE"] = "never"
     if mode == "memory":
         env["MALLOC_MMAP_THRESHOLD_"] = str(64 * 1024)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -172,12 +187,13 @@ def ratio(a: dict | None, b: dict | None, key: str) -> float | None:
 
 
 def ratios(results: dict) -> dict:
-    """Per length: SDPA/sparse time, dense/sparse and SDPA/sparse peak."""
+    """Per length: SDPA/sparse time (also eager), dense/sparse and SDPA/sparse peak."""
     out = {}
     for L, by_method in results.items():
-        sp, de, sd = (by_method.get(m) for m in METHODS)
+        sp, eager, de, sd = (by_method.get(m) for m in METHODS)
         out[L] = {
             "sdpa_over_sparse_time": ratio(sd, sp, "time_s"),
+            "sdpa_over_sparse_eager_time": ratio(sd, eager, "time_s"),
             "dense_over_sparse_peak": ratio(de, sp, "peak_mib"),
             "sdpa_over_sparse_peak": ratio(sd, sp, "peak_mib"),
         }
@@ -187,7 +203,8 @@ def ratios(results: dict) -> dict:
 def main_row(L, method: str, r: dict) -> list:
     """One row of the main table."""
     if "error" in r:
-        return [L, method, r["error"], "", "", ""]
+        return [L, method, r["error"], "", "", "", ""]
+    first = f"{r['first_step_s']:.1f}" if "first_step_s" in r else ""
     return [
         L,
         method,
@@ -195,6 +212,7 @@ def main_row(L, method: str, r: dict) -> list:
         r["runs"],
         f"{r['peak_mib']:.0f}",
         f"{r['default_peak_mib']:.0f}",
+        first,
     ]
 
 
@@ -213,6 +231,7 @@ def tables(result: dict) -> tuple[list, list]:
         [
             L,
             times(r["sdpa_over_sparse_time"]),
+            times(r.get("sdpa_over_sparse_eager_time")),
             times(r["dense_over_sparse_peak"]),
             times(r["sdpa_over_sparse_peak"]),
         ]
@@ -221,8 +240,22 @@ def tables(result: dict) -> tuple[list, list]:
     return main, ratio_rows
 
 
-MAIN_HEAD = ["L", "method", "time (s)", "runs", "peak MiB", "peak MiB, default malloc"]
-RATIO_HEAD = ["L", "sdpa/sparse time", "dense/sparse peak", "sdpa/sparse peak"]
+MAIN_HEAD = [
+    "L",
+    "method",
+    "time (s)",
+    "runs",
+    "peak MiB",
+    "peak MiB, default malloc",
+    "first step (s), compiling",
+]
+RATIO_HEAD = [
+    "L",
+    "sdpa/sparse time",
+    "sdpa/sparse_eager time",
+    "dense/sparse peak",
+    "sdpa/sparse peak",
+]
 
 
 def cpu_seconds() -> float:
@@ -252,7 +285,9 @@ Produced by `benchmarks/attention.py` (its docstring has the details) with
 
 Forward + backward of causal attention, q, k, v of shape (B, H, L, D) =
 ({shape["B"]}, {shape["H"]}, L, {shape["D"]}), {result.get("dtype", "float32")}, CPU.
-`sparse` is `sparse_attention` with the LogSparse pattern, `dense` is
+`sparse` is `sparse_attention` with the LogSparse pattern as training runs it
+(compiled by `torch.compile` from L = 2,048 on where a C++ compiler is
+available), `sparse_eager` the same kernel never compiled, `dense` is
 `dense_reference_attention` with the same pattern (a dense L x L masked score
 matrix, as public LogSparse implementations do), `sdpa` is torch's
 `scaled_dot_product_attention(is_causal=True)`. Lower is better.
@@ -271,6 +306,9 @@ matrix, as public LogSparse implementations do), `sdpa` is torch's
   timing run, with glibc's default allocator settings: blocks below its dynamic
   mmap threshold (which grows up to 32 MiB) come from the heap, whose freed
   memory stays resident, so this includes the heap's slack and fragmentation.
+* **first step (s), compiling**: for `sparse` where it runs compiled, the
+  first step at that length, which compiles the kernels (once per shape in a
+  process); it is not part of the other figures.
 * Configurations whose estimated memory exceeds 80 % of the available memory
   are skipped before they start.
 
@@ -319,14 +357,14 @@ def main() -> None:
     info = R.start_run("attention.py", threads=args.threads)
     start, other = time.perf_counter(), cpu_seconds()
     print(f"B={B} H={H} D={D} float32, {args.threads} threads")
-    fmt = "{:>6}  {:<7} {:>9} {:>5} {:>9} {:>9}"
-    print(fmt.format("L", "method", "time (s)", "runs", "peak MiB", "default"))
+    fmt = "{:>6}  {:<12} {:>9} {:>5} {:>9} {:>9} {:>6}"
+    print(fmt.format("L", "method", "time (s)", "runs", "peak MiB", "default", "first"))
     results = {}
     for L in args.lengths:
         for method in args.methods:
             r = results.setdefault(str(L), {})[method] = measure(method, L, args)
             if "error" in r:
-                print(f"{L:>6}  {method:<7} {r['error']}", flush=True)
+                print(f"{L:>6}  {method:<12} {r['error']}", flush=True)
             else:
                 print(fmt.format(*main_row(L, method, r)), flush=True)
     elapsed, other = time.perf_counter() - start, cpu_seconds() - other
@@ -347,9 +385,10 @@ def main() -> None:
     }
 
     print()
-    print("{:>6}  {:>17} {:>18} {:>17}".format(*RATIO_HEAD))
+    line = "{:>6}  {:>17} {:>23} {:>18} {:>17}"
+    print(line.format(*RATIO_HEAD))
     for row in tables(result)[1]:
-        print("{:>6}  {:>17} {:>18} {:>17}".format(*row))
+        print(line.format(*row))
     print(f"\nwhole run: {noise(result)}")
     R.record(args, NAME, result, markdown, R.results_file(args, NAME))
 

@@ -39,7 +39,7 @@ VARIANTS = {
 
 def validation_paths(forecaster, n: int = 100):
     """Paths, targets and observed flags of the forecaster's validation windows."""
-    from sktime_logsparse._dataset import training_arrays
+    from sktime_logsparse._arrays import training_arrays
     from sktime_logsparse._early_stopping import validation_arrays
     from sktime_logsparse._series import SeriesTensors, make_windows
 

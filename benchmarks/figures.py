@@ -24,7 +24,9 @@ from pathlib import Path
 import _horizon  # benchmarks/_horizon.py
 import _report as R  # benchmarks/_report.py
 import calibration_figures  # benchmarks/calibration_figures.py
+import long_context_figures  # benchmarks/long_context_figures.py
 import matplotlib
+import scale_figures  # benchmarks/scale_figures.py
 
 matplotlib.use("Agg")  # files only, no window
 import matplotlib.pyplot as plt  # noqa: E402
@@ -36,6 +38,7 @@ OURS = "LogSparse Transformer"
 C_OURS, C_BASE, C_PUBLISHED = "#3b5fc0", "#9a9a9a", "#e0a040"
 METHOD_STYLE = {
     "sparse": ("sparse kernel (this package)", C_OURS, "o"),
+    "sparse_eager": ("sparse kernel, never compiled", "#7fb2d9", "v"),
     "dense": ("dense L x L masked scores", "#c04040", "s"),
     "sdpa": ("full causal attention (torch SDPA)", "#909090", "^"),
 }
@@ -544,6 +547,9 @@ PLOTS = {
     "training": training,
     "sampling": sampling,
     "threads": threads,
+    "scale": lambda r, p: scale_figures.scale(r, p, finish),
+    "long_dependency": lambda r, p: long_context_figures.long_dependency(r, p, finish),
+    "long_context": lambda r, p: long_context_figures.long_context(r, p, finish),
 }
 
 

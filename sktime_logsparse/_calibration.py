@@ -121,11 +121,29 @@ def fit_factors(
     observed : np.ndarray
         shape: ``(B, P)``, bool: where ``target`` is observed.
     """
+    need, ok = point_needs(paths, target, observed, levels)
+    return pooled_factors(need, ok, min_points, levels)
+
+
+def point_needs(
+    paths: np.ndarray, target: np.ndarray, observed: np.ndarray, levels=LEVELS
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`needed_factors` ``(len(levels), B, P)`` and where they count ``(B, P)``.
+
+    A point counts where its target is observed and its paths are finite.
+    Windows of different processes can be gathered here and pooled after.
+    """
     ok = observed & np.isfinite(paths).all(axis=1)
+    return needed_factors(paths, np.where(ok, target, 0.0), levels), ok
+
+
+def pooled_factors(
+    need: np.ndarray, ok: np.ndarray, min_points: int = MIN_POINTS, levels=LEVELS
+) -> np.ndarray | None:
+    """Per-step factors from :func:`point_needs`, or None if too few points."""
     if int(ok.sum()) < MIN_TOTAL:
         return None
-    need = needed_factors(paths, np.where(ok, target, 0.0), levels)
-    factors = np.ones(paths.shape[2])
+    factors = np.ones(ok.shape[1])
     for group in step_groups(ok.sum(0), min_points):
         mask = ok[:, group]
         factors[group] = best_factor(need[:, :, group][:, mask], levels)

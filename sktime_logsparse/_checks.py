@@ -344,6 +344,8 @@ def _check_time_index(index: pd.Index, where: str) -> None:
                 f"the time index of {where} is not sorted; sort it with sort_index()"
             )
         return
+    if strictly_sorted(index):  # the usual panel: no per-instance check needed
+        return
     duplicated = index.duplicated()
     if duplicated.any():
         raise ValueError(
@@ -359,6 +361,33 @@ def _check_time_index(index: pd.Index, where: str) -> None:
             f"the time index of {where} is not sorted within the instance "
             f"{ordered.index[~ordered.to_numpy()][0]!r}; sort it with sort_index()"
         )
+
+
+def strictly_sorted(index: pd.MultiIndex) -> bool:
+    """Whether the rows of ``index`` strictly increase, instance level first.
+
+    Then every instance's rows are consecutive and its time points unique
+    and ascending. Read from the integer codes of the levels, in one pass
+    over the rows (no tuple per row): a panel of 10^8 points takes seconds.
+    False where a level is not sorted or holds a missing value: the caller
+    then checks instance by instance.
+    """
+    try:
+        if not all(level.is_monotonic_increasing for level in index.levels):
+            return False
+    except TypeError:  # values that do not compare
+        return False
+    if len(index) < 2:
+        return True
+    greater = np.zeros(len(index) - 1, dtype=bool)
+    equal = np.ones(len(index) - 1, dtype=bool)
+    for codes in index.codes:  # level by level: code order is value order
+        if (codes < 0).any():
+            return False
+        step = np.diff(codes)
+        greater |= equal & (step > 0)
+        equal &= step == 0
+    return bool(greater.all())
 
 
 def _observed_counts(y: pd.DataFrame, observed: np.ndarray) -> pd.DataFrame:

@@ -3,23 +3,32 @@
 :func:`choose_layout` decides, once per ``fit`` or ``pretrain``, the time axis,
 the window lengths, the lags and the exogenous scaling of a panel. The other
 functions turn instances into what :func:`~._training.fit_model` and
-:func:`~._sampling.forecast` take: per series, its values (divided by the
-series' magnitude factor) and covariates, or the last ``context_length`` values
-and the covariates of the conditioning range and the forecast steps.
+:func:`~._sampling.forecast_blocks` take: per series, its values (divided by
+the series' magnitude factor) and covariates, or the last ``context_length``
+values and the covariates of the conditioning range and the forecast steps.
+
+Large panels: the per-series training arrays are made one series at a time
+(:mod:`._arrays`); a forecast is sampled a block of series at a time
+(:meth:`FittedPanel.sample_blocks`), with the inputs of that block only.
+Instances on the same grid share their calendar features and forecast time
+points, which are computed once.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ._calendar import age_feature, auto_lags
+from ._arrays import Calendar, covariates, instance_covariates, n_covariates
+from ._calendar import auto_lags
+from ._calibration import widen
 from ._checks import check_future_X, time_axis_of, warn_sparse_instances
-from ._outputs import SamplePaths
+from ._outputs import InstancePaths, SamplePaths
 from ._panel import (
     ExogScaler,
     Instance,
@@ -112,50 +121,6 @@ def clip_context(
     return usable
 
 
-def n_covariates(axis: TimeAxis, scaler: ExogScaler | None) -> int:
-    """Covariates per step: calendar features, age and exogenous columns."""
-    return axis.n_calendar + 1 + (0 if scaler is None else len(scaler.columns))
-
-
-def covariates(
-    axis: TimeAxis,
-    index: pd.Index,
-    positions: np.ndarray,
-    exog: np.ndarray | None,
-    scaler: ExogScaler | None,
-) -> np.ndarray:
-    """Covariates ``(T, C)``: calendar features, age, standardised exogenous."""
-    parts = [axis.calendar_features(index), age_feature(positions)[:, None]]
-    if scaler is not None:
-        parts.append(scaler.transform(exog))
-    return np.concatenate(parts, axis=1).astype(np.float32)
-
-
-def instance_covariates(
-    axis: TimeAxis, scaler: ExogScaler | None, inst: Instance, start: int = 0
-) -> np.ndarray:
-    """Covariates ``(T - start, C)`` of an instance's points from ``start``."""
-    exog = None if inst.exog is None else inst.exog[start:]
-    positions = np.arange(start, len(inst))
-    return covariates(axis, inst.index[start:], positions, exog, scaler)
-
-
-def training_arrays(
-    axis: TimeAxis,
-    scaler: ExogScaler | None,
-    instances: list[Instance],
-    factors: list[np.ndarray],
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Per series: its values ``(T,)`` over its magnitude factor, covariates."""
-    values, covs = [], []
-    for inst, magnitude in zip(instances, factors, strict=True):
-        cov = instance_covariates(axis, scaler, inst)
-        for j in range(inst.values.shape[1]):
-            values.append(inst.values[:, j] / magnitude[j])
-            covs.append(cov)
-    return values, covs
-
-
 def forecast_steps(
     fh, cutoff: Any, instances: list[Instance], axis: TimeAxis
 ) -> tuple[list[np.ndarray], list[pd.Index]]:
@@ -168,25 +133,30 @@ def forecast_steps(
     from sktime.forecasting.base import ForecastingHorizon
 
     relative = fh.to_pandas() if fh.is_relative else None
+    ends = _shared(inst.index[-1] for inst in instances)  # one per end point
     if relative is not None and pd.api.types.is_integer_dtype(relative):
         rel = np.asarray(relative, dtype=np.int64)
         steps = [rel] * len(instances)
-        indexes = [
-            axis.future(inst.index[-1], int(rel.max()))[rel - 1] for inst in instances
-        ]
+        future = {end: axis.future(end, int(rel.max()))[rel - 1] for end in ends}
+        indexes = [future[inst.index[-1]] for inst in instances]
     else:
         if fh.freq is None and axis.kind != "integer":
             # sktime finds no frequency on the cutoff of unequal-length panels
             fh = ForecastingHorizon(fh.to_pandas(), fh.is_relative, freq=axis.freq)
         index = fh.to_absolute_index(cutoff)
-        steps = [
-            np.array([axis.steps_between(inst.index[-1], t) for t in index])
-            for inst in instances
-        ]
+        after = {
+            end: np.array([axis.steps_between(end, t) for t in index]) for end in ends
+        }
+        steps = [after[inst.index[-1]] for inst in instances]
         indexes = [index] * len(instances)
     if min(s.min() for s in steps) < 1:
         raise ValueError("fh must lie after the end of every series (out-of-sample)")
     return steps, indexes
+
+
+def _shared(points) -> list:
+    """The distinct time points of ``points``, in order of appearance."""
+    return list(dict.fromkeys(points))
 
 
 def forecast_inputs(
@@ -199,28 +169,31 @@ def forecast_inputs(
     steps: list[np.ndarray],
     X: pd.DataFrame | None,
     n_levels: int,
+    horizon: int | None = None,
+    calendar: Calendar | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Contexts ``(S, lead + C)`` and covariates ``(S, C + H, n_cov)`` per series.
 
-    ``H`` (returned too) is the largest step; ``lead`` the history a window
-    needs before its first target. Series shorter than the context are
-    left-padded (NaN values, zero covariates).
+    ``H`` (returned too) is ``horizon``, by default the largest step; ``lead``
+    the history a window needs before its first target. Series shorter than
+    the context are left-padded (NaN values, zero covariates). ``calendar``
+    shares calendar features between calls.
     """
     C, n_cov = context_length, n_covariates(axis, scaler)
-    H = int(max(s.max() for s in steps))
+    H = int(max(s.max() for s in steps)) if horizon is None else int(horizon)
+    calendar = calendar or Calendar(axis)
+    futures: dict = {}
     contexts, covs = [], []
     for inst, step, factor in zip(instances, steps, factors, strict=True):
-        T = len(inst)
-        future = axis.future(inst.index[-1], H)
+        T, end = len(inst), inst.index[-1]
+        if end not in futures:
+            futures[end] = axis.future(end, H)
+        future = futures[end]
         exog = future_exog(scaler, inst, future, X, step, n_levels)
         n_pad = max(0, C - T)
-        cov = np.concatenate(
-            [
-                np.zeros((n_pad, n_cov), np.float32),
-                instance_covariates(axis, scaler, inst, start=max(0, T - C)),
-                covariates(axis, future, np.arange(T, T + H), exog, scaler),
-            ]
-        )
+        known = instance_covariates(axis, scaler, inst, max(0, T - C), calendar)
+        ahead = covariates(axis, future, np.arange(T, T + H), exog, scaler, calendar)
+        cov = np.concatenate([np.zeros((n_pad, n_cov), np.float32), known, ahead])
         ctx = np.full((lead + C, inst.values.shape[1]), np.nan)
         tail = inst.values[max(0, T - C - lead) :]
         ctx[lead + C - len(tail) :] = tail / factor
@@ -331,49 +304,79 @@ class FittedPanel:
                 self.factors.append(magnitudes(inst.values, integer))
                 self.ids = np.append(self.ids, np.full(len(self.columns), -1))
 
-    def sample_paths(
+    def sample_blocks(
         self,
-        draw,
+        sampler: Callable[..., Iterator[tuple[slice, np.ndarray]]],
         axis: TimeAxis,
         scaler: ExogScaler | None,
         layout,
         fh,
         cutoff: Any,
         X: pd.DataFrame | None,
-    ) -> SamplePaths:
-        """The paths at ``fh``: ``draw(context=, covariates=, horizon=)`` samples them.
+        calibration: np.ndarray | None = None,
+        counts: bool = False,
+    ) -> Iterator[SamplePaths]:
+        """The paths at ``fh``, a block of whole instances at a time.
 
-        ``draw`` returns ``(S, num_samples, H)`` for the series in model order;
-        they are multiplied back by their magnitude factors.
+        ``sampler(inputs=, horizon=, unit=)`` (:func:`._sampling.forecast_blocks`
+        with the model, ids and seeds bound) yields ``(rows, samples)``: the
+        float32 paths ``(len(rows), num_samples, H)`` of consecutive blocks of
+        the series (model order), whose inputs it reads from ``inputs(rows)``,
+        contexts and covariates made for those series only
+        (:func:`forecast_inputs`); its blocks hold whole instances (multiples
+        of ``unit`` series). Each block comes back as the
+        :class:`SamplePaths` of its instances (their steps of ``fh``,
+        widened by the ``calibration`` factors, times their magnitude
+        factors; rounded with ``counts``), made from the samples when read.
+        After the last block, a ``RuntimeWarning`` if any sampled value was
+        not finite.
         """
         steps, indexes = forecast_steps(fh, cutoff, self.instances, axis)
-        contexts, covs, H = forecast_inputs(
-            axis,
-            scaler,
-            layout.context_length,
-            layout.lead,
-            self.instances,
-            self.factors,
-            steps,
-            X,
-            len(self.level_names),
-        )
-        samples = draw(context=contexts, covariates=covs, horizon=H)
-        bad = ~np.isfinite(samples)
-        if bad.any():
+        H = int(max(s.max() for s in steps))
+        c = len(self.columns)
+        calendar = Calendar(axis)
+
+        def inputs(rows: slice) -> tuple[np.ndarray, np.ndarray]:
+            part = slice(rows.start // c, rows.stop // c)
+            contexts, covs, _ = forecast_inputs(
+                axis,
+                scaler,
+                layout.context_length,
+                layout.lead,
+                self.instances[part],
+                self.factors[part],
+                steps[part],
+                X,
+                len(self.level_names),
+                horizon=H,
+                calendar=calendar,
+            )
+            return contexts, covs
+
+        bad, total = 0, 0
+        for rows, samples in sampler(inputs=inputs, horizon=H, unit=c):
+            total += samples.size
+            if not np.isfinite(samples).all():  # finite samples stay finite widened
+                widened = widen(samples.astype(np.float64), calibration)
+                bad += int((~np.isfinite(widened)).sum())
+                del widened
+            part = slice(rows.start // c, rows.stop // c)
+            yield SamplePaths(
+                InstancePaths(
+                    samples, steps[part], self.factors[part], calibration, counts
+                ),
+                indexes[part],
+                [inst.key for inst in self.instances[part]],
+                self.level_names,
+                self.time_name,
+                self.columns,
+            )
+            del samples  # the caller holds the block's paths as long as it needs
+        if bad:
             warnings.warn(
-                f"{bad.mean():.1%} of the sampled forecast values are not finite "
+                f"{bad / total:.1%} of the sampled forecast values are not finite "
                 "(NaN or infinite): the network's outputs overflow. Refit with a "
                 "lower learning_rate, or report the data that causes it",
                 RuntimeWarning,
-                stacklevel=5,
+                stacklevel=2,
             )
-        paths, s = [], 0
-        for inst, step, factor in zip(self.instances, steps, self.factors, strict=True):
-            n = inst.values.shape[1]
-            paths.append(samples[s : s + n][:, :, step - 1] * factor[:, None, None])
-            s += n
-        keys = [inst.key for inst in self.instances]
-        return SamplePaths(
-            paths, indexes, keys, self.level_names, self.time_name, self.columns
-        )

@@ -1,4 +1,4 @@
-"""Validation during training: the scores, early stopping, the learning-rate schedule.
+"""Losses and validation in training: scores, early stopping, the lr schedule.
 
 Each series long enough holds out its last ``prediction_length`` points; one
 validation window ends there. After every epoch they are scored either by the
@@ -6,17 +6,24 @@ one-step negative log-likelihood with the true history fed in (``"nll"``) or by
 the CRPS of sample paths decoded over the held-out range like a forecast
 (``"crps"``). The NLL keeps improving while forecasts many steps ahead get
 worse, so the forecast score picks better weights.
+
+Under data-parallel training each rank scores its share of the windows (its
+block, or its shard's windows) with the seeds one process would use, and the
+sums are all-reduced (:class:`._distributed.Ranks`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import dataclasses
 import math
 
 import numpy as np
 import torch
 
-from ._calibration import fit_factors
+from ._calibration import point_needs, pooled_factors
+from ._distributed import SINGLE, Ranks
 from ._sampling import SamplerSettings, sample_paths
 from ._series import SeriesTensors, WindowIndex, window_batch
 from ._windows import WindowBatch, WindowLayout, build_window
@@ -28,41 +35,85 @@ def window_loss(
     series_id: torch.Tensor | None,
     loss_from: int = 0,
 ) -> torch.Tensor:
-    """Mean negative log-likelihood over the observed targets from ``loss_from``."""
+    """Mean negative log-likelihood over the observed targets from ``loss_from``.
+
+    ``network`` may be wrapped in ``DistributedDataParallel``.
+    """
     params = network(batch.x, series_id)
+    network = getattr(network, "module", network)  # the wrapped network
     mask = batch.observed.clone()
     mask[:, :loss_from] = False
     return network.likelihood.loss(params, batch.target, batch.loc, batch.scale, mask)
 
 
+def accumulate_loss(
+    network, batch: WindowBatch, ids, weight: float, micro: int | None
+) -> torch.Tensor:
+    """Backward of the weighted loss of ``batch``, ``micro`` windows at a time.
+
+    Each micro-batch's mean NLL counts by its share of the batch's observed
+    targets, so the accumulated gradient is that of the whole batch; under
+    DDP the gradients are reduced once, with the last micro-batch. Returns
+    the (detached) loss of the batch.
+    """
+    n = len(batch.target)
+    micro = n if micro is None else max(1, micro)
+    count = batch.observed.sum().clamp_min(1)
+    total = batch.target.new_zeros(())
+    for lo in range(0, n, micro):
+        part = slice(lo, lo + micro)
+        fields = dataclasses.fields(batch)
+        piece = WindowBatch(*(getattr(batch, f.name)[part] for f in fields))
+        share = piece.observed.sum() / count if micro < n else 1.0
+        last = lo + micro >= n
+        sync = getattr(network, "no_sync", None)
+        with contextlib.nullcontext() if last or sync is None else sync():
+            loss = window_loss(network, piece, ids[part]) * (weight * share)
+            if loss.requires_grad:  # a non-finite loss is caught by the caller
+                loss.backward()
+        total = total + loss.detach()
+    return total
+
+
 @torch.no_grad()
 def evaluate_nll(
-    network, data: SeriesTensors, windows: WindowIndex, layout: WindowLayout, config
+    network,
+    data: SeriesTensors,
+    windows: WindowIndex,
+    layout: WindowLayout,
+    config,
+    ranks: Ranks = SINGLE,
 ) -> float:
     """Mean NLL of the prediction range of ``windows`` (eval mode)."""
     was_training = network.training
     network.eval()
     C = layout.context_length
     total, count = 0.0, 0
-    for rows in torch.arange(len(windows), device=data.z.device).split(
-        config.batch_size
-    ):
+    share, _ = ranks.validation_rows(len(windows))
+    for rows in share.to(data.z.device).split(config.batch_size):
         batch, ids = window_batch(data, windows, rows, layout)
         n = int(batch.observed[:, C:].sum())
         loss = window_loss(network, batch, ids, loss_from=C)
         total, count = total + float(loss) * n, count + n
     network.train(was_training)
+    total, count = ranks.all_sum([total, count])
     return total / max(count, 1)
 
 
 @torch.no_grad()
 def validation_paths(
-    network, data: SeriesTensors, windows: WindowIndex, layout: WindowLayout, n: int
+    network,
+    data: SeriesTensors,
+    windows: WindowIndex,
+    layout: WindowLayout,
+    n: int,
+    ranks: Ranks = SINGLE,
 ):
     """Sampled forecasts of the prediction range of ``windows``, in batches.
 
     Each window draws ``n`` paths from its own fixed seed (its row), so that
-    repeated passes differ only by the weights. Yields ``(paths, target,
+    repeated passes differ only by the weights; ``ranks`` each draw their
+    share of the windows. Yields ``(paths, target,
     observed, scale)``: ``(B, n, P)`` paths, the ``(B, P)`` targets (0 where
     missing) and where they are observed, and the ``(B,)`` window scales.
     """
@@ -75,11 +126,15 @@ def validation_paths(
     )
     was_training = network.training
     network.eval()
-    for rows in torch.arange(len(windows), device=data.z.device).split(256):
+    share, offset = ranks.validation_rows(len(windows))
+    for rows in share.to(data.z.device).split(256):
         raw, cov = data.windows(windows.ends[rows], C + P, R)
         ids = data.series_id[windows.series[rows]]
         scale = build_window(raw, cov, layout).scale
-        gens = [torch.Generator(device=raw.device).manual_seed(int(i)) for i in rows]
+        gens = [
+            torch.Generator(device=raw.device).manual_seed(int(i) + offset)
+            for i in rows
+        ]
         paths = sample_paths(network, raw[:, : R + C], cov, ids, layout, settings, gens)
         target = raw[:, R + C :]
         observed = ~torch.isnan(target)
@@ -90,7 +145,12 @@ def validation_paths(
 
 @torch.no_grad()
 def evaluate_crps(
-    network, data: SeriesTensors, windows: WindowIndex, layout: WindowLayout, config
+    network,
+    data: SeriesTensors,
+    windows: WindowIndex,
+    layout: WindowLayout,
+    config,
+    ranks: Ranks = SINGLE,
 ) -> float:
     """Mean scaled CRPS of sampled forecasts of the prediction range of ``windows``.
 
@@ -101,37 +161,57 @@ def evaluate_crps(
     total, count = 0.0, 0
     n = config.validation_samples
     for paths, target, observed, scale in validation_paths(
-        network, data, windows, layout, n
+        network, data, windows, layout, n, ranks
     ):
         spread = (paths.unsqueeze(1) - paths.unsqueeze(2)).abs().mean((1, 2))
         crps = (paths - target.unsqueeze(1)).abs().mean(1) - 0.5 * spread
         crps = crps / scale.unsqueeze(-1)
         total += float((crps * observed).sum())
         count += int(observed.sum())
+    total, count = ranks.all_sum([total, count])
     return total / max(count, 1)
 
 
 def validation_arrays(
-    network, data: SeriesTensors, windows: WindowIndex, layout: WindowLayout, n: int
+    network,
+    data: SeriesTensors,
+    windows: WindowIndex,
+    layout: WindowLayout,
+    n: int,
+    ranks: Ranks = SINGLE,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`validation_paths` of all windows as numpy: paths, targets, observed."""
+    """:func:`validation_paths` of all windows as numpy: paths, targets, observed.
+
+    With ``ranks``, of this rank's share of the windows (possibly none).
+    """
+    P = layout.prediction_length
     parts = [
         tuple(t.cpu().double().numpy() for t in batch[:3])
-        for batch in validation_paths(network, data, windows, layout, n)
+        for batch in validation_paths(network, data, windows, layout, n, ranks)
     ]
+    if not parts:
+        parts = [(np.zeros((0, n, P)), np.zeros((0, P)), np.zeros((0, P)))]
     paths, target, observed = (np.concatenate(p) for p in zip(*parts, strict=True))
     return paths, target, observed.astype(bool)
 
 
 def calibration_factors(
-    network, data: SeriesTensors, windows: WindowIndex, layout: WindowLayout, n: int
+    network,
+    data: SeriesTensors,
+    windows: WindowIndex,
+    layout: WindowLayout,
+    n: int,
+    ranks: Ranks = SINGLE,
 ):
     """Per-step widening factors of the forecasts (see :mod:`._calibration`).
 
     Fitted on ``n`` sampled paths of each validation window; None when there
-    are too few validation points.
+    are too few validation points. ``ranks`` sample their share of the
+    windows and gather what each point needs, so all get the same factors.
     """
-    return fit_factors(*validation_arrays(network, data, windows, layout, n))
+    arrays = validation_arrays(network, data, windows, layout, n, ranks)
+    need, ok = zip(*ranks.gather(point_needs(*arrays)), strict=True)
+    return pooled_factors(np.concatenate(need, axis=1), np.concatenate(ok))
 
 
 SCORES = {"nll": evaluate_nll, "crps": evaluate_crps}

@@ -17,12 +17,18 @@ of the whole design, so the minimum-norm solution of ``R c = Q^T y`` by
 solution of the whole problem: also where inputs are constant or collinear
 (the observed flag and the intercept), and without the squared condition
 number of solving ``X^T X c = X^T y`` directly.
+
+Under data-parallel training each rank folds its share of the windows, and
+the factors of all ranks are all-gathered and folded in rank order on every
+rank (a factor stacked on another is folded like rows): every rank solves the
+same problem, the one of all windows, and gets the same coefficients.
 """
 
 from __future__ import annotations
 
 import torch
 
+from ._distributed import SINGLE, Ranks
 from ._series import SeriesTensors, WindowIndex, window_batch
 from ._windows import WindowLayout
 
@@ -60,6 +66,16 @@ class LeastSquares:
         self.factor = torch.linalg.qr(stacked, mode="r").R
         self.n_rows += m
 
+    @classmethod
+    def merged(cls, parts: list[tuple[torch.Tensor, int]]) -> LeastSquares:
+        """One problem from the factors and row counts of problems on other rows."""
+        p = parts[0][0].shape[0] - 1
+        problem = cls(p)
+        for factor, _ in parts:  # R^T R of each part is its X^T X: fold as rows
+            problem.add(factor[:, :p], factor[:, p])
+        problem.n_rows = sum(n_rows for _, n_rows in parts)
+        return problem
+
     def solve(self) -> torch.Tensor | None:
         """The minimum-norm solution ``c`` ``(p,)``, or None without any row.
 
@@ -87,6 +103,7 @@ def fit_skip(
     layout: WindowLayout,
     generator: torch.Generator,
     n_windows: int = 4096,
+    ranks: Ranks = SINGLE,
 ) -> None:
     """Fit the network's linear skip by least squares on training windows.
 
@@ -94,10 +111,10 @@ def fit_skip(
     fitted to the trained targets of up to ``n_windows`` windows drawn at
     random (with ``generator``), in float64, a chunk of windows at a time
     (:class:`LeastSquares`): memory does not grow with ``n_windows``.
+    ``ranks`` fold their shares of the windows, then merge the factors.
     """
-    rows = torch.randint(
-        len(windows), (min(n_windows, len(windows)),), generator=generator
-    )
+    n = min(ranks.draws(n_windows), len(windows))
+    rows = ranks.local(torch.randint(len(windows), (n,), generator=generator))
     problem = LeastSquares(layout.n_inputs + 1)
     step = chunk_windows(layout.length, layout.n_inputs)
     threads = torch.get_num_threads()
@@ -118,6 +135,8 @@ def fit_skip(
             problem.add(torch.cat([x, ones], dim=1), u[batch.observed])
     finally:
         torch.set_num_threads(threads)
+    if ranks.world > 1:
+        problem = LeastSquares.merged(ranks.gather((problem.factor, problem.n_rows)))
     coef = problem.solve()
     if coef is None:
         return

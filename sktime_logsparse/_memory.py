@@ -21,13 +21,14 @@ factor, not an exact account.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
 from ._batches import FORCED_BLOCK, MAX_BATCH, cached_positions, series_per_batch
+from ._host import host_available as _host_available
+from ._series import MAX_VALIDATION_WINDOWS
 
 GIB = 2.0**30
 #: bytes of a float32
@@ -51,6 +52,11 @@ FORCED_PER_WIDTH = 40.0
 #: float32-sized values per path and position of a sampled trajectory: the
 #: values, their forward-filled copy and its int64 temporaries
 PATH_VALUES = 16.0
+#: float32-sized values per flat training entry besides its covariates, per
+#: point for the candidate windows (int64), per sampled value of a predict,
+#: and per series and step of a predict's outputs (float64, with the index)
+FLAT_VALUES, WINDOW_VALUES = 2.0, 8.0
+PREDICT_PATH_VALUES, OUTPUT_VALUES = 3.0, 12.0
 #: copies of the weights while training: the weights, their gradients, two
 #: Adam moments, the best weights so far, a starting copy
 MODEL_COPIES = 6
@@ -175,9 +181,36 @@ def _layer_values(net: NetworkSize, width: float, score: float) -> float:
     return width * net.d_model + score * net.n_heads * K
 
 
-def training_step_bytes(net: NetworkSize, batch_size: int) -> float:
-    """A gradient step on ``batch_size`` windows: activations and gradients."""
+#: activations of one forward/backward pass above which a batch is split into
+#: micro-batches whose gradients are accumulated (the same step)
+MICRO_BATCH_BYTES = 512 * 2**20
+
+
+def micro_batch_size(net: NetworkSize, batch_size: int, requested: int | None) -> int:
+    """Windows per forward/backward pass of a batch of ``batch_size``.
+
+    ``requested`` (``trainer_kwargs["micro_batch_size"]``) if given, else the
+    whole batch where its activations stay within :data:`MICRO_BATCH_BYTES`,
+    else as many windows as do (one at least): a long context then trains in
+    the memory of a few windows, with the gradients of the whole batch.
+    """
+    if requested is not None:
+        return max(1, min(int(requested), batch_size))
+    per_window = training_step_bytes(net, 1)
+    return max(1, min(batch_size, int(MICRO_BATCH_BYTES // per_window)))
+
+
+def training_step_bytes(
+    net: NetworkSize, batch_size: int, micro_batch: int | None = None
+) -> float:
+    """A gradient step on ``batch_size`` windows: inputs, activations, gradients.
+
+    The inputs of the whole batch are built at once; the activations are
+    those of ``micro_batch`` windows (the whole batch if None), the windows of
+    one forward/backward pass.
+    """
     W = net.length
+    micro = batch_size if micro_batch is None else min(micro_batch, batch_size)
     per_layer = _layer_values(net, TRAIN_PER_WIDTH, TRAIN_PER_SCORE)
     if net.attention == "full":
         # counted by SDPA, which keeps no scores (without dropout) ...
@@ -187,8 +220,8 @@ def training_step_bytes(net: NetworkSize, batch_size: int) -> float:
     # the backward pass holds about one more layer's gradients
     outside = 10 * net.d_model + 4 * net.n_inputs + 16
     window = (net.lead + W) / W * 14 + 3 * net.n_inputs
-    values = (net.n_layers + 1) * per_layer + outside + window
-    return batch_size * W * values * F32
+    values = micro * ((net.n_layers + 1) * per_layer + outside) + batch_size * window
+    return W * values * F32
 
 
 def sampling_bytes(
@@ -231,6 +264,9 @@ def fit_estimate(
     lengths: Sequence[int],
     validation: bool = True,
     fit_skip: bool = True,
+    calibration_samples: int = 0,
+    scale_weights: bool = False,
+    micro_batch: int | None = None,
 ) -> Estimate:
     """Bytes a training run needs: the series, the model, its largest phase.
 
@@ -244,15 +280,23 @@ def fit_estimate(
         Whether validation windows are scored by the CRPS of sample paths.
     fit_skip : bool, default=True
         Whether the linear term is fitted by least squares first.
+    calibration_samples : int, default=0
+        Paths per validation window of the calibration after training, or 0.
+    scale_weights : bool, default=False
+        Whether windows are drawn with weights (``window_sampling="scale"``).
+    micro_batch : int, optional
+        Windows per forward/backward pass (default: the whole batch).
     """
-    W, R, n_cov = net.length, net.lead, net.n_covariates
+    W, R, n_cov, P = net.length, net.lead, net.n_covariates, net.prediction_length
     points = float(sum(lengths))
-    # the flat tensors (a window of padding before each series), the arrays
-    # they are built from, the candidate windows (int64 indices)
+    # the flat values and covariates (padding before each series), the
+    # candidate windows (per-series arrays come one at a time, _arrays), and
+    # with weights a float32 one per window and float64 sums over the flat
     flat = points + len(lengths) * (W + R)
-    data = (flat * (7 + n_cov) + points * (3 * n_cov + 16)) * F32
+    weights = points + flat * 10 if scale_weights else 0.0
+    data = (flat * (FLAT_VALUES + n_cov) + points * WINDOW_VALUES + weights) * F32
     persistent = {"data": data, "model": MODEL_COPIES * model_bytes(net)}
-    transient = {"training": training_step_bytes(net, batch_size)}
+    transient = {"training": training_step_bytes(net, batch_size, micro_batch)}
     drivers = {
         "data": ("context_length",),
         "model": ("context_length", "d_model", "n_layers"),
@@ -267,28 +311,38 @@ def fit_estimate(
     if validation:
         windows = min(VALIDATION_WINDOWS, len(lengths))
         raw = windows * (R + W) * (2 + n_cov) * F32
-        P = net.prediction_length
         paths = sampling_bytes(net, windows, VALIDATION_SAMPLES, P, 1)
         transient["validation"] = raw + paths
         drivers["validation"] = ("context_length", "d_model", "n_layers")
+    if calibration_samples:
+        # float64 paths of every scored window, and copies (needed_factors)
+        windows = min(MAX_VALIDATION_WINDOWS, max(len(lengths), -(-200 // P)))
+        transient["calibration"] = windows * calibration_samples * P * 2 * 5 * F32
+        drivers["calibration"] = ("prediction_length",)
     persistent["overhead"] = FIT_OVERHEAD
     return Estimate(persistent, transient, drivers)
 
 
 def predict_estimate(
-    net: NetworkSize, n_series: int, num_samples: int, horizon: int, workers: int = 1
+    net: NetworkSize,
+    n_series: int,
+    num_samples: int,
+    horizon: int,
+    workers: int = 1,
+    block: int | None = None,
 ) -> Estimate:
-    """Bytes a predict needs: the sampler, the inputs and the paths returned.
+    """Bytes a predict needs: the sampler, the inputs and paths, the outputs.
 
-    The paths ``(S, num_samples, horizon)`` come back as float64 and are
-    summarised (mean, quantiles) from copies.
+    The inputs and float32 paths of ``block`` series (all if None), sampled
+    at a time, and the outputs of every series (float64, with their index).
     """
-    steps = net.lead + net.context_length + horizon
-    inputs = n_series * steps * (2 + 2 * net.n_covariates)
-    paths = n_series * num_samples * horizon * 9
+    held = n_series if block is None else max(1, min(block, n_series))
+    C, n_cov, H = net.context_length, net.n_covariates, horizon
+    inputs = held * (3 * (net.lead + C) + 2 * (C + H) * n_cov)
+    paths = (held * num_samples * PREDICT_PATH_VALUES + n_series * OUTPUT_VALUES) * H
     return Estimate(
         {"paths": (inputs + paths) * F32, "overhead": PREDICT_OVERHEAD},
-        {"sampling": sampling_bytes(net, n_series, num_samples, horizon, workers)},
+        {"sampling": sampling_bytes(net, held, num_samples, horizon, workers)},
         {
             "sampling": ("num_samples", "context_length", "d_model", "n_layers"),
             "paths": ("num_samples",),
@@ -308,34 +362,6 @@ def available_memory(device: torch.device | str = "cpu") -> tuple[float | None, 
         free, _ = torch.cuda.mem_get_info(device)
         return float(free), f"the device {device}"
     return _host_available(), "this machine"
-
-
-def _host_available() -> float | None:
-    found = []
-    try:
-        with open("/proc/meminfo") as f:
-            found += [int(x.split()[1]) * 1024 for x in f if x.startswith("MemAvail")]
-    except (OSError, ValueError, IndexError):
-        pass
-    if not found and hasattr(os, "sysconf"):
-        try:
-            found.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-        except (ValueError, OSError):
-            pass
-    for limit_file, usage_file in (
-        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-        ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
-         "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
-    ):  # fmt: skip
-        try:
-            with open(limit_file) as f, open(usage_file) as g:
-                limit, usage = f.read().strip(), int(g.read().strip())
-        except (OSError, ValueError):
-            continue
-        if limit.isdigit() and int(limit) < 2**60:  # v1 writes "no limit" so
-            found.append(max(0, int(limit) - usage))
-        break
-    return float(min(found)) if found else None
 
 
 def check_memory(
@@ -389,6 +415,7 @@ def check_fit_memory(model, lengths: Sequence[int], config) -> Estimate:
     ``TrainConfig`` of the run. Returns the estimate.
     """
     net = NetworkSize.of(model.config, model.layout)
+    micro = micro_batch_size(net, config.batch_size, config.micro_batch_size)
     estimate = fit_estimate(
         net,
         config.batch_size,
@@ -396,20 +423,28 @@ def check_fit_memory(model, lengths: Sequence[int], config) -> Estimate:
         validation=config.early_stopping_patience is not None
         and config.validation_metric == "crps",
         fit_skip=config.fit_skip and model.config.ar_skip,
+        calibration_samples=config.calibration_samples,
+        scale_weights=config.window_sampling == "scale",
+        micro_batch=micro,
     )
     values = net.values(batch_size=config.batch_size)
     return check_memory(estimate, "fit", values, model.device)
 
 
 def check_predict_memory(
-    model, num_samples: int, n_series: int, horizon: int, workers: int
+    model,
+    num_samples: int,
+    n_series: int,
+    horizon: int,
+    workers: int,
+    block: int | None = None,
 ) -> Estimate:
     """Refuse to draw ``num_samples`` paths of ``horizon`` steps for ``n_series``.
 
-    ``model`` is the fitted ``GlobalModel``, ``workers`` the sampler's
-    concurrent batches. Returns the estimate.
+    ``model``: the fitted ``GlobalModel``; ``workers``: concurrent batches;
+    ``block``: series sampled at a time (None: all). Returns the estimate.
     """
     net = NetworkSize.of(model.config, model.layout)
-    estimate = predict_estimate(net, n_series, num_samples, horizon, workers)
+    estimate = predict_estimate(net, n_series, num_samples, horizon, workers, block)
     values = net.values(num_samples=num_samples)
     return check_memory(estimate, "predict", values, model.device)

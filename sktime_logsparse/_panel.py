@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._checks import grid_steps
+from ._checks import grid_steps, strictly_sorted
 from ._time_axis import TimeAxis
 
 
@@ -53,15 +53,52 @@ def instance_levels(y: pd.DataFrame) -> list:
 
 
 def split_instances(y: pd.DataFrame, X: pd.DataFrame | None = None) -> list[Instance]:
-    """Split ``y`` (and its ``X``, on the same index) into instances."""
+    """Split ``y`` (and its ``X``, on the same index) into instances.
+
+    A panel without ``X`` whose index is sorted (instances, then time) is cut
+    at the instance boundaries in one pass (:func:`_split_sorted`); others
+    are grouped instance by instance. Both give the same instances.
+    """
     if not isinstance(y.index, pd.MultiIndex):
         return [_instance((), y, X)]
+    if X is None and strictly_sorted(y.index):
+        return _split_sorted(y)
     levels = list(range(y.index.nlevels - 1))
     out = []
     for key, part in y.groupby(level=levels, sort=False):
         key = key if isinstance(key, tuple) else (key,)
         x_part = None if X is None else X.loc[part.index]
         out.append(_instance(key, part.droplevel(levels), x_part, levels))
+    return out
+
+
+def _split_sorted(y: pd.DataFrame) -> list[Instance]:
+    """The instances of ``y``, whose index strictly increases (:func:`strictly_sorted`).
+
+    Each instance's rows are consecutive: its values are a slice of one
+    float64 copy of ``y``, its time index what ``droplevel`` gives on its
+    rows (the time level taken at their codes), its key the values of the
+    instance levels, as grouping gives them.
+    """
+    index = y.index
+    n = index.nlevels - 1
+    first = np.zeros(len(index), dtype=bool)
+    first[:1] = True
+    for codes in index.codes[:n]:
+        first[1:] |= codes[1:] != codes[:-1]
+    starts = np.flatnonzero(first)
+    ends = np.append(starts[1:], len(index))
+    keys = zip(
+        *(index.levels[i].take(index.codes[i][starts]).tolist() for i in range(n)),
+        strict=True,
+    )
+    values = y.to_numpy(dtype=np.float64, copy=True)
+    times, codes, name = index.levels[-1], index.codes[-1], index.names[-1]
+    out = []
+    for key, a, b in zip(keys, starts, ends, strict=True):
+        time = times.take(codes[a:b])
+        time.name = name
+        out.append(Instance(key, time, values[a:b]))
     return out
 
 

@@ -37,6 +37,8 @@ TRAINER_KWARGS: dict[str, Any] = {
     "lr_schedule": None,
     "update_epochs": 1,
     "calibration": "per_step",
+    "shard_series": False,
+    "micro_batch_size": None,
 }
 #: share of training windows that see no series id (learns the unknown id)
 ID_DROPOUT = 0.1
@@ -85,6 +87,8 @@ class Settings:
     lr_schedule: str | None
     update_epochs: int
     calibration: str | None
+    shard_series: bool
+    micro_batch_size: int | None
 
     @property
     def likelihood_(self) -> Likelihood:
@@ -125,6 +129,8 @@ class Settings:
             keep_initial=keep,
             fit_skip=not keep,
             verbose=self.verbose,
+            shard_series=self.shard_series,
+            micro_batch_size=self.micro_batch_size,
         )
 
 
@@ -194,6 +200,7 @@ def _check(v: dict) -> None:
     _check_int(v, "early_stopping_patience", 0, optional=True)
     _check_int(v, "local_window", 0, optional=True)
     _check_int(v, "sub_len", 1, optional=True)
+    _check_int(v, "micro_batch_size", 1, optional=True)
     # d_model % n_heads is checked by LogSparseConfig, when the model is built
     lags = v["lags"]
     if not (lags is None or (isinstance(lags, str) and lags == "auto")) and (
@@ -223,7 +230,7 @@ def _check(v: dict) -> None:
         if v[name] is not None:
             _check_float(v, name, 0.0, math.inf, lower_open=True)
     _check_random_state(v["random_state"])
-    for name in ("verbose", "linear_ar"):
+    for name in ("verbose", "linear_ar", "shard_series"):
         if not isinstance(v[name], bool | np.bool_):
             raise TypeError(f"{_label(name)} must be a bool, got {v[name]!r}")
     device = v["device"]

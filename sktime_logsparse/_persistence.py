@@ -27,11 +27,15 @@ corrupted weight or value that no schema could; files without digests
 
 Files of format 1 (sktime-logsparse 0.1.0) load too: their flat parameters
 are mapped into ``model_kwargs`` and ``trainer_kwargs``.
+
+Under ``torchrun`` every rank holds the same model, and only rank 0 writes:
+:func:`save_model` on another rank writes nothing and returns the folder.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -43,6 +47,7 @@ import torch
 from ._codec import _TAG, Reader, Writer
 from ._consistency import check_state
 from ._dataset import FittedPanel
+from ._distributed import process_rank
 from ._files import (
     MAX_BINARY_BYTES,
     MAX_JSON_BYTES,
@@ -73,6 +78,8 @@ __all__ = ["save_model", "load_model", "CONFIG_FILE", "WEIGHTS_FILE", "ARRAYS_FI
 CONFIG_FILE = "forecaster.json"
 WEIGHTS_FILE = "weights.safetensors"
 ARRAYS_FILE = "arrays.safetensors"
+
+logger = logging.getLogger(__name__)
 
 #: sktime's own state of a forecaster (cutoff, horizon, data, tags...)
 SKTIME_STATE = (
@@ -136,7 +143,8 @@ def save_model(forecaster, path: str | Path) -> Path:
     Returns
     -------
     Path
-        The folder.
+        The folder. In a process group of several ranks (``torchrun``) only
+        rank 0 writes; on the others this writes nothing and returns it.
 
     Raises
     ------
@@ -145,6 +153,10 @@ def save_model(forecaster, path: str | Path) -> Path:
         instance key that is neither a string, a number nor a timestamp).
     """
     path = Path(path)
+    rank = process_rank()
+    if rank != 0:  # every rank holds the same model: rank 0 writes it
+        logger.debug("rank %d: save_model(%s) left to rank 0", rank, path)
+        return path
     writer = _ModelWriter()
     params = forecaster.get_params(deep=False)
     state = {

@@ -37,18 +37,31 @@ every window with the same scaling: the reference of the cached sampler.
 
 Paths of one series draw from that series' own generator, so they do not
 depend on which other series are predicted with it.
+
+A large panel is sampled a block of series at a time (:func:`forecast_blocks`):
+the inputs, generators and paths of one block exist at a time, so memory does
+not grow with the number of series beyond what the caller keeps. Blocks are
+made of whole batches of the sampler as it splits all series at once, so the
+paths are those of one call for all series, bit for bit.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 import torch
 
-from ._batches import FORCED_BLOCK, MAX_BATCH, cached_positions, series_per_batch
+from ._batches import (
+    FORCED_BLOCK,
+    MAX_BATCH,
+    cached_positions,
+    run_batches,
+    series_per_batch,
+    series_per_block,
+)
 from ._memory import check_predict_memory
 from ._model import GlobalModel, isolated_rng
 from ._windows import WindowLayout, build_window, forward_fill
@@ -100,6 +113,8 @@ def sample_paths(
     layout: WindowLayout,
     settings: SamplerSettings,
     generators: list[torch.Generator] | None = None,
+    per_batch: int | None = None,
+    pooled: bool | None = None,
 ) -> torch.Tensor:
     """Draw sample paths for several series.
 
@@ -121,6 +136,14 @@ def sample_paths(
     generators : list of torch.Generator, optional
         One per series (on the network's device); the global RNG if omitted.
         The paths of a series depend on its generator only.
+    per_batch : int, optional
+        Series decoded together; by default as :func:`batch_plan` splits
+        these series.
+    pooled : bool, optional
+        Whether the batches run in the worker threads (one intra-op thread
+        each) even if there is one; by default when there are several.
+        :func:`forecast_blocks` passes both for a block of a larger forecast,
+        so that its batches decode as in one call for all series.
 
     Returns
     -------
@@ -134,15 +157,32 @@ def sample_paths(
         n=n,
         layout=layout,
     )
-    C, P = layout.context_length, layout.prediction_length
-    cached = cached_positions(C, P, H)
-    per_batch = series_per_batch(
-        context.shape[0], n, settings.workers, settings.max_batch, cached, min(P, H)
-    )
-    return _by_series(
+    if per_batch is None:
+        per_batch, pooled = batch_plan(settings, layout, context.shape[0])
+    return run_batches(
         group, network, context, covariates, series_id, generators, per_batch,
-        settings.workers,
+        settings.workers, pooled, (n, H),
     )  # fmt: skip
+
+
+def batch_plan(
+    settings: SamplerSettings, layout: WindowLayout, n_series: int
+) -> tuple[int, bool]:
+    """Series per batch of a forecast of ``n_series``, and whether threads run them.
+
+    The batches run in ``settings.workers`` threads when there are several
+    workers and several batches (:func:`._batches.series_per_batch`).
+    """
+    C, P, H = layout.context_length, layout.prediction_length, settings.horizon
+    per_batch = series_per_batch(
+        n_series,
+        settings.num_samples,
+        settings.workers,
+        settings.max_batch,
+        cached_positions(C, P, H),
+        min(P, H),
+    )
+    return per_batch, settings.workers > 1 and n_series > per_batch
 
 
 def forecast(
@@ -159,7 +199,8 @@ def forecast(
     ``seeds`` holds one seed per series: a series' paths depend on its seed
     only, not on the other series sampled with it. On the CPU, batches of
     series are decoded by ``torch.get_num_threads()`` threads with one
-    intra-op thread each (``SamplerSettings.workers``).
+    intra-op thread each (``SamplerSettings.workers``). All series in one
+    block: :func:`forecast_blocks` samples a large panel in pieces.
 
     Raises
     ------
@@ -167,60 +208,85 @@ def forecast(
         Before any path is allocated, if sampling would need more memory than
         is available (naming the parameters that drive it; see :mod:`._memory`).
     """
+    blocks = forecast_blocks(
+        model,
+        lambda rows: (context[rows], covariates[rows]),
+        series_id,
+        horizon,
+        num_samples,
+        seeds,
+    )
+    paths = [block for _, block in blocks]  # one block: every series
+    if not paths:
+        return np.zeros((0, num_samples, horizon))
+    return paths[0].astype(np.float64)
+
+
+def forecast_blocks(
+    model: GlobalModel,
+    inputs: Callable[[slice], tuple[np.ndarray, np.ndarray]],
+    series_id: np.ndarray,
+    horizon: int,
+    num_samples: int,
+    seeds: np.ndarray,
+    block_values: int | None = None,
+    unit: int = 1,
+) -> Iterator[tuple[slice, np.ndarray]]:
+    """Sample paths of the series ``0 .. S - 1`` a block of series at a time.
+
+    Yields ``(rows, paths)``: consecutive slices of the series and their
+    float32 paths ``(len(rows), num_samples, horizon)``. ``inputs(rows)``
+    returns the contexts ``(len(rows), lead + C)`` and covariates
+    ``(len(rows), C + horizon, n_cov)`` of a block, as :func:`forecast` takes
+    them for all series; ``series_id`` and ``seeds`` are those of all ``S``
+    series. A block holds about ``block_values`` sampled values (paths x
+    steps; all series in one block if None), a multiple of ``unit`` series
+    and of the sampler's batches (:func:`._batches.series_per_block`): the
+    paths are those of :func:`forecast` of all series, bit for bit, and only
+    one block's inputs, generators and paths exist at a time.
+
+    Raises
+    ------
+    ValueError
+        Before the first block, if sampling would need more memory than is
+        available (naming the parameters that drive it; see :mod:`._memory`).
+    """
     dev = model.device
+    S = len(series_id)
     settings = SamplerSettings(
         horizon,
         num_samples,
         workers=torch.get_num_threads() if dev.type == "cpu" else 1,
     )
-    n_series = len(context)
-    check_predict_memory(model, num_samples, n_series, horizon, settings.workers)
-    with isolated_rng(int(seeds[0]) if len(seeds) else 0, dev):
-        generators = [torch.Generator(device=dev).manual_seed(int(s)) for s in seeds]
-        paths = sample_paths(
-            model.network.eval(),
-            torch.as_tensor(context, dtype=torch.float32, device=dev),
-            torch.as_tensor(covariates, dtype=torch.float32, device=dev),
-            torch.as_tensor(series_id, dtype=torch.long, device=dev),
-            model.layout,
-            settings,
-            generators,
+    per_batch, pooled = batch_plan(settings, model.layout, S)
+    block = S
+    if block_values is not None:
+        block = series_per_block(
+            S, per_batch, settings.workers, unit, num_samples * horizon, block_values
         )
-    return paths.cpu().numpy().astype(np.float64)
-
-
-def _by_series(
-    group_fn, network, context, covariates, series_id, generators, per_batch, workers
-):
-    """Run ``group_fn`` on batches of ``per_batch`` whole series.
-
-    ``group_fn(network, context, covariates, series_id, generators=...)`` samples
-    the paths of one batch (the other settings bound already).
-    """
-    S = context.shape[0]
-
-    def run(lo: int) -> torch.Tensor:
-        rows = slice(lo, min(S, lo + per_batch))
-        with torch.no_grad():  # grad mode is per thread
-            return group_fn(
+    check_predict_memory(model, num_samples, S, horizon, settings.workers, block)
+    network = model.network.eval()
+    seed = int(seeds[0]) if len(seeds) else 0
+    for lo in range(0, S, max(1, block)):
+        rows = slice(lo, min(S, lo + block))
+        context, covariates = inputs(rows)
+        with isolated_rng(seed, dev):
+            generators = [
+                torch.Generator(device=dev).manual_seed(int(s)) for s in seeds[rows]
+            ]
+            paths = sample_paths(
                 network,
-                context[rows],
-                covariates[rows],
-                None if series_id is None else series_id[rows],
-                generators=None if generators is None else generators[rows],
+                torch.as_tensor(context, dtype=torch.float32, device=dev),
+                torch.as_tensor(covariates, dtype=torch.float32, device=dev),
+                torch.as_tensor(series_id[rows], dtype=torch.long, device=dev),
+                model.layout,
+                settings,
+                generators,
+                per_batch=per_batch,
+                pooled=pooled,
             )
-
-    starts = range(0, S, per_batch)
-    if workers <= 1 or len(starts) == 1:
-        return torch.cat([run(lo) for lo in starts])
-    threads = torch.get_num_threads()
-    if context.device.type == "cpu":
-        torch.set_num_threads(1)
-    try:
-        with ThreadPoolExecutor(min(workers, len(starts))) as pool:
-            return torch.cat(list(pool.map(run, starts)))
-    finally:
-        torch.set_num_threads(threads)
+        yield rows, paths.cpu().numpy()
+        del context, covariates, generators, paths  # before the next block
 
 
 def _draw(likelihood, params, scale, loc, n, generators):

@@ -2,12 +2,15 @@
 
 All series of a panel are laid end to end in one flat tensor, each preceded by
 padding (NaN), so that any window is one gather of consecutive entries.
-Windows are described by the flat index of their last target.
+Windows are described by the flat index of their last target. Sharded
+data-parallel training lays out only a rank's share of the series
+(:func:`shard_series`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,6 +93,11 @@ class SeriesTensors:
         return self.z[idx], self.cov[idx[:, lead:]]
 
 
+#: validation windows scored at most (:func:`make_windows`): enough for a
+#: precise score and per-step calibration, a bounded cost on any panel
+MAX_VALIDATION_WINDOWS = 1024
+
+
 @dataclass
 class WindowIndex:
     """Candidate windows.
@@ -134,7 +142,11 @@ def make_windows(
     With ``validation`` = k > 0, every series longer than
     ``prediction_length + 1`` holds out its last ``k * prediction_length``
     points (fewer windows where it is short): k validation windows end there,
-    ``prediction_length`` apart, and no training target lies there.
+    ``prediction_length`` apart, and no training target lies there. Of those
+    windows at most :data:`MAX_VALIDATION_WINDOWS` are scored, evenly spaced
+    over the panel (a fixed choice, the same at every epoch), so that the
+    validation pass and the calibration after training cost the same for a
+    thousand series as for a million.
 
     A target is trained on only from position ``layout.lead`` of its series (the
     longest lag) on, where every lagged input lies inside the series; before
@@ -158,16 +170,21 @@ def make_windows(
         sid = torch.repeat_interleave(torch.arange(len(lengths)), k)
         j = torch.arange(len(sid)) - torch.repeat_interleave(torch.cumsum(k, 0) - k, k)
         ends = data.starts.cpu()[sid] + lengths[sid] - 1 - j * P
+        if len(sid) > MAX_VALIDATION_WINDOWS:  # evenly spaced, whole panel
+            kept = torch.arange(MAX_VALIDATION_WINDOWS) * len(sid)
+            kept = kept // MAX_VALIDATION_WINDOWS
+            ends, sid = ends[kept], sid[kept]
         val = WindowIndex(ends, sid, first_target)
     # the conditioning range of a window ending at e holds e - P + 1 values
     first = first_target.clamp_min(P - 1 + (context_length + 1) // 2)
     first = torch.minimum(first, train_len - 1)
     counts = train_len - first
     series = torch.repeat_interleave(torch.arange(len(lengths)), counts)
-    offset = torch.arange(int(counts.sum())) - torch.repeat_interleave(
-        torch.cumsum(counts, 0) - counts, counts
-    )
-    ends = data.starts.cpu()[series] + first[series] + offset
+    # window r of series i ends at starts[i] + first[i] + (r - windows before i),
+    # built in place: a large panel has hundreds of millions of windows
+    shift = data.starts.cpu() + first - (torch.cumsum(counts, 0) - counts)
+    ends = torch.repeat_interleave(shift, counts)
+    ends += torch.arange(len(ends))
     weights = None
     if sampling == "scale":
         weights = _window_scales(data.z.cpu(), ends, W, context_length)
@@ -207,3 +224,28 @@ def window_batch(
     )
     batch.observed &= torch.arange(W, device=device) >= first.unsqueeze(1)
     return batch, ids
+
+
+def shard_series(lengths: Sequence[int], rank: int, world: int) -> np.ndarray:
+    """Indices of the series of shard ``rank`` of ``world``, shards of equal size.
+
+    Longest first, each series goes to the shard holding the fewest points so
+    far (the lowest rank among equals): the same split on every rank, and
+    shards of about as many windows each.
+
+    Raises
+    ------
+    ValueError
+        If there are fewer series than shards.
+    """
+    if len(lengths) < world:
+        raise ValueError(
+            f"trainer_kwargs['shard_series'] needs a series per rank at least: "
+            f"{len(lengths)} series for {world} ranks"
+        )
+    held = np.zeros(world, dtype=np.int64)
+    owner = np.empty(len(lengths), dtype=np.int64)
+    for i in np.argsort(-np.asarray(lengths, dtype=np.int64), kind="stable"):
+        owner[i] = int(np.argmin(held))
+        held[owner[i]] += int(lengths[i])
+    return np.flatnonzero(owner == rank)

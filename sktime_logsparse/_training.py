@@ -10,11 +10,14 @@ stops improving (``early_stopping_patience``), when ``max_fit_seconds`` leaves
 no time for another step and the validation pass, on Ctrl-C
 (:mod:`._interrupt`), or when the losses diverge: non-finite, or far above
 their untrained level (:data:`DIVERGENCE`). A run that diverges before any
-epoch was worth keeping raises, naming the learning rate to try.
+epoch was worth keeping raises, naming the learning rate to try. Under
+``torchrun`` every rank runs this loop on its share of each batch, training
+one model (:mod:`._distributed`); rank 0 alone shows progress.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -23,19 +26,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from ._distributed import SINGLE, Ranks, join
 from ._early_stopping import (
     SCORES,
     EarlyStopping,
+    accumulate_loss,
     calibration_factors,
     make_scheduler,
     step_scheduler,
-    window_loss,
 )
 from ._interrupt import GracefulInterrupt
 from ._linear_ar import fit_skip
-from ._memory import check_fit_memory
+from ._memory import NetworkSize, check_fit_memory, micro_batch_size
 from ._model import GlobalModel, isolated_rng
 from ._series import (
     SeriesTensors,
@@ -59,7 +62,11 @@ class TrainConfig:
     (fine-tuning); ``fit_skip`` fits the linear autoregressive term first;
     ``id_dropout`` is the share of windows trained without their series id;
     ``calibration_samples`` paths per validation window fit the widening
-    factors of the forecasts (0: none, see :mod:`._calibration`).
+    factors of the forecasts (0: none, see :mod:`._calibration`);
+    ``shard_series``: each rank trains on its series (:mod:`._distributed`);
+    ``micro_batch_size`` windows go through one forward/backward pass, their
+    gradients accumulated over the batch (None: the whole batch; see
+    :func:`._memory.micro_batch_size`).
     """
 
     max_epochs: int
@@ -79,6 +86,8 @@ class TrainConfig:
     keep_initial: bool
     fit_skip: bool
     verbose: bool
+    shard_series: bool
+    micro_batch_size: int | None = None
 
 
 @dataclass
@@ -104,7 +113,8 @@ def fit_model(
     """Train ``model`` on series ``values[i]`` ``(T_i,)`` with ``covariates[i]``.
 
     ``covariates[i]`` is ``(T_i, n_covariates)``; ``series_id`` holds each
-    series' embedding id (-1 for none). Runs with the global RNG isolated.
+    series' embedding id (-1 for none). Runs with the global RNG isolated;
+    in a process group of several ranks, as one of them (:func:`._distributed.join`).
 
     Raises
     ------
@@ -112,14 +122,20 @@ def fit_model(
         Before anything is laid out, if the run would need more memory than
         is available (naming the parameters that drive it; see :mod:`._memory`).
     """
+    ranks = join(model, config)
+    values, covariates, series_id = ranks.own(values, covariates, series_id)
     check_fit_memory(model, [len(v) for v in values], config)
+    net = NetworkSize.of(model.config, model.layout)
+    micro = micro_batch_size(net, config.batch_size, config.micro_batch_size)
+    config = dataclasses.replace(config, micro_batch_size=micro)
     layout = model.layout
     data = SeriesTensors.from_arrays(
         values, covariates, series_id, pad=layout.length + layout.lead
     )
-    with isolated_rng(seed, model.device):
-        generator = torch.Generator().manual_seed(seed)
-        return train(model.network, data.to(model.device), layout, config, generator)
+    with isolated_rng(ranks.seed(seed), model.device):  # dropout masks: per rank
+        generator = torch.Generator().manual_seed(ranks.window_seed(seed))
+        data = data.to(model.device)
+        return train(model.network, data, layout, config, generator, ranks)
 
 
 def train(
@@ -128,6 +144,7 @@ def train(
     layout: WindowLayout,
     config: TrainConfig,
     generator: torch.Generator,
+    ranks: Ranks = SINGLE,
 ) -> TrainResult:
     """Fit ``network`` on windows of ``data`` and keep the best weights.
 
@@ -143,6 +160,8 @@ def train(
     config : TrainConfig
     generator : torch.Generator
         CPU generator for window sampling and id dropout.
+    ranks : Ranks, default=SINGLE
+        The processes training ``network`` together (:mod:`._distributed`).
 
     Returns
     -------
@@ -160,12 +179,13 @@ def train(
     patience = config.early_stopping_patience
     n_val = 0
     if patience is not None or config.calibration_samples:
-        n_val = validation_count(data.lengths.cpu(), layout.prediction_length)
+        n_val = validation_count(ranks.lengths(data), layout.prediction_length)
     train_w, val_w = make_windows(data, layout, n_val, config.window_sampling)
+    val_w = ranks.validation(val_w, train_w)
     scored = val_w if patience is not None else None  # scored after every epoch
     skip = getattr(network, "skip", None)
     if skip is not None and config.fit_skip:
-        fit_skip(network, data, train_w, layout, generator)
+        fit_skip(network, data, train_w, layout, generator, ranks=ranks)
     # the linear skip is fitted by least squares, never by gradient
     fixed = set() if skip is None else {id(p) for p in skip.parameters()}
     trained = [p for p in network.parameters() if id(p) not in fixed]
@@ -173,7 +193,7 @@ def train(
         trained, lr=config.learning_rate, weight_decay=config.weight_decay
     )
     scheduler = make_scheduler(optimizer, config)
-    score_fn = SCORES[config.validation_metric]
+    score_fn = ranks.scorer(SCORES[config.validation_metric])  # rank 0's score
     stopper = EarlyStopping(None if scored is None else patience)
     watch = _Watch()
     if scored is not None and config.max_epochs > 0:
@@ -187,16 +207,12 @@ def train(
     calibration = 0.0
     if scored is not None and config.validation_metric == "crps":
         calibration = config.calibration_samples / config.validation_samples
-    epochs = tqdm(
-        range(config.max_epochs),
-        disable=not config.verbose,
-        desc="training",
-        unit="epoch",
-    )
+    epochs = ranks.progress(config.max_epochs, config.verbose)  # rank 0's bar
+    model = ranks.wrap(network)  # DistributedDataParallel on several ranks
     with GracefulInterrupt() as interrupt:
         for epoch in epochs:
             losses, stop = _run_epoch(
-                network,
+                model,
                 data,
                 train_w,
                 layout,
@@ -204,7 +220,7 @@ def train(
                 optimizer,
                 trained,
                 generator,
-                _Stop(deadline, watch, interrupt, calibration),
+                _Stop(deadline, watch, interrupt, calibration, ranks),
             )
             if stop == "diverged":
                 result.stop_reason, cause = stop, "non-finite loss"
@@ -219,6 +235,8 @@ def train(
             val_loss = None
             if scored is not None:
                 val_loss = watch.timed(score_fn, network, data, scored, layout, config)
+            # every decision below is rank 0's: its numbers, any rank's Ctrl-C
+            train_loss, interrupted = ranks.agree(train_loss, interrupt.requested)
             score = val_loss if val_loss is not None else train_loss
             cause = watch.diverging(train_loss, val_loss)
             if cause is not None:
@@ -233,7 +251,7 @@ def train(
                     "seconds": time.perf_counter() - started,
                 }
             )
-            logger.info(
+            (logger.info if ranks.leader else logger.debug)(
                 "epoch %d: train %.4f, validation %s", epoch, train_loss, val_loss
             )
             epochs.set_postfix(
@@ -241,7 +259,7 @@ def train(
                 val=f"{val_loss:.4f}" if val_loss is not None else "-",
             )
             stopper.update(network, epoch, score)
-            if stop is not None or interrupt.requested:
+            if stop is not None or interrupted:
                 result.stop_reason = stop or "interrupted"
                 break
             if stopper.should_stop:
@@ -249,16 +267,18 @@ def train(
                 break
             step_scheduler(scheduler, score)
     epochs.close()
-    if result.stop_reason == "diverged":
-        _diverged(stopper, epoch, cause, config.learning_rate)
-    elif result.stop_reason == "interrupted":
-        _interrupted(stopper, epoch)
+    with ranks.leader_warnings():
+        if result.stop_reason == "diverged":
+            _diverged(stopper, epoch, cause, config.learning_rate)
+        elif result.stop_reason == "interrupted":
+            _interrupted(stopper, epoch)
     stopper.restore(network)
+    ranks.sync_weights(network)  # rank 0's weights, bit for bit, on every rank
     network.eval()
     result.best_epoch, result.best_loss = stopper.best_epoch, stopper.best_loss
     if val_w is not None and config.calibration_samples:
         n = config.calibration_samples
-        result.calibration = calibration_factors(network, data, val_w, layout, n)
+        result.calibration = calibration_factors(network, data, val_w, layout, n, ranks)
     return result
 
 
@@ -309,6 +329,7 @@ class _Stop:
     interrupt: GracefulInterrupt
     #: cost of the calibration pass after training, in validation passes
     calibration: float = 0.0
+    ranks: Ranks = SINGLE  # they agree on every step
 
     def reason(self, now: float) -> str | None:
         if self.interrupt.requested:
@@ -340,14 +361,15 @@ def _run_epoch(
 
     The reason is ``"diverged"`` (a non-finite loss, no step taken),
     ``"max_fit_seconds"`` (no time left for another step and the validation
-    pass) or ``"interrupted"`` (Ctrl-C).
+    pass) or ``"interrupted"`` (Ctrl-C). Ranks agree on every step, and the
+    losses are those of whole batches (:class:`._distributed.Ranks`).
     """
     network.train()
     device = data.z.device
-    steps = max(
-        1, math.ceil((config.windows_per_epoch or len(windows)) / config.batch_size)
-    )
-    n = steps * config.batch_size
+    ranks = stop.ranks
+    per_epoch = config.windows_per_epoch or ranks.total(len(windows))
+    steps = max(1, math.ceil(per_epoch / config.batch_size))
+    n = steps * ranks.draws(config.batch_size)  # rows drawn on this rank
     if windows.weights is None:
         rows = torch.randint(len(windows), (n,), generator=generator)
     else:
@@ -355,27 +377,30 @@ def _run_epoch(
             windows.weights, n, replacement=True, generator=generator
         )
     drop = torch.rand(len(rows), generator=generator) < config.id_dropout
+    # a row per batch: the rows (and id dropout) of this rank's share of it
+    rows, drop = ranks.local(rows.view(steps, -1)), ranks.local(drop.view(steps, -1))
     losses: list[float] = []
     watch = stop.watch
     for b in range(steps):
         begin = time.perf_counter()
-        reason = stop.reason(begin)
+        batch, ids = window_batch(data, windows, rows[b].to(device), layout)
+        ids = torch.where(drop[b].to(device), -1, ids)
+        weight, reason = ranks.step(batch.observed, stop.reason(begin))
         if reason is not None:
             return losses, reason
-        sl = slice(b * config.batch_size, (b + 1) * config.batch_size)
-        batch, ids = window_batch(data, windows, rows[sl].to(device), layout)
-        ids = torch.where(drop[sl].to(device), torch.full_like(ids, -1), ids)
-        loss = window_loss(network, batch, ids)
-        if not torch.isfinite(loss):
-            return losses, "diverged"
+        # weighted by this rank's share of the batch's observed targets (1 alone)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss = accumulate_loss(network, batch, ids, weight, config.micro_batch_size)
+        value = ranks.value(loss)  # of the whole batch
+        if not math.isfinite(value):
+            optimizer.zero_grad(set_to_none=True)
+            return losses, "diverged"
         if config.gradient_clip:
             torch.nn.utils.clip_grad_norm_(trained, config.gradient_clip)
         optimizer.step()
-        losses.append(loss.item())
+        losses.append(value)
         if watch.start_loss is None:
-            watch.start_loss = losses[0]
+            watch.start_loss, _ = ranks.agree(losses[0])  # rank 0's, on every rank
         watch.step_seconds = max(watch.step_seconds, time.perf_counter() - begin)
     return losses, None
 

@@ -8,22 +8,21 @@ It checks what sktime hands it, turns containers into per-series arrays
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sktime.forecasting.base import BaseForecaster
 
-from ._calibration import calibrated
+from . import _predicting as predicting
+from ._arrays import training_arrays
 from ._checks import check_after, check_sorted, check_X, check_y
-from ._dataset import FittedPanel, choose_layout, n_covariates, training_arrays
-from ._model import build_model, resolve_device, seed_for, series_seeds
-from ._outputs import PathCache, SamplePaths
+from ._dataset import FittedPanel, choose_layout, n_covariates
+from ._model import build_model, resolve_device, seed_for
+from ._outputs import PathCache, SamplePaths, Summary
 from ._panel import regularise, series_keys, split_instances
 from ._params import Settings, resolve_params, sktime_test_params
 from ._persistence import load_model, save_model
-from ._sampling import forecast
 from ._threads import CallLock, serialised, threads_for
 from ._training import fit_model
 from ._transaction import atomic
@@ -135,7 +134,10 @@ class LogSparseTransformerForecaster(BaseForecaster):
         ``update_epochs`` (1: epochs of ``update(update_params=True)``),
         ``calibration`` ("per_step": after training, forecasts are widened per
         horizon step to cover the validation range as often as they claim;
-        None: raw model spread).
+        None: raw model spread), ``shard_series`` (False; see "Scale out"),
+        ``micro_batch_size`` (None: windows per forward/backward pass, the
+        whole batch unless its activations would pass 512 MiB, e.g. at long
+        contexts; gradients are accumulated over the batch either way).
 
     Attributes
     ----------
@@ -386,40 +388,34 @@ class LogSparseTransformerForecaster(BaseForecaster):
     predict_proba = serialised(BaseForecaster.predict_proba)
 
     def _predict(self, fh, X=None):
-        return self._paths(fh, X).point(median=self.point_forecast == "median")
+        median = self.point_forecast == "median"
+        return predicting.summary(self, fh, X, Summary("median" if median else "mean"))
 
     def _predict_var(self, fh, X=None, cov=False):
         """Variance of the paths (divisor ``num_samples``); ``cov``: of each series."""
-        paths = self._paths(fh, X)
-        return paths.cov(pd.Index(fh.to_pandas())) if cov else paths.var()
+        steps = pd.Index(fh.to_pandas())
+        what = Summary("cov", steps=steps) if cov else Summary("var")
+        return predicting.summary(self, fh, X, what)
 
     def _predict_proba(self, fh, X=None, marginal=True):
         """The paths' skpro ``Empirical`` (no density: score by CRPS, not LogLoss)."""
+        X = check_X(X, method="predict", columns=self._exog_columns())
         return self._paths(fh, X).distribution(marginal)
 
     def _predict_quantiles(self, fh, X, alpha):
         columns = self._get_columns(method="predict_quantiles", alpha=alpha)
-        return self._paths(fh, X).quantiles(alpha, columns)
+        what = Summary("quantiles", tuple(alpha), columns)
+        return predicting.summary(self, fh, X, what)
 
     def _paths(self, fh, X) -> SamplePaths:
         """The paths at ``fh``, cached by cutoff, horizon and ``X`` (never saved)."""
-        X = check_X(X, method="predict", columns=self._exog_columns())
-        # setdefault: one cache even where threads predict on a loaded model
-        cache = vars(self).setdefault("_path_cache", PathCache())
-        key = (tuple(self.cutoff), fh.is_relative, tuple(fh.to_pandas()), X)
-        return cache.get(key, lambda: self._sample_paths(fh, X))
+        key = predicting.key(self, fh, X)
+        return predicting.cache(self).get(key, lambda: self._sample_paths(fh, X))
 
     def _sample_paths(self, fh, X) -> SamplePaths:
         """Draw the paths of every series at ``fh``, widened as calibrated."""
-        seeds = series_seeds(self._predict_seed, self._panel.keys)
-        model, ids, n = self.model_, self._panel.ids, int(self.num_samples)
-        draw = partial(forecast, model, series_id=ids, num_samples=n, seeds=seeds)
-        counts = self._settings().likelihood_.integer_data
-        draw = calibrated(draw, getattr(self, "calibration_", None), counts)
-        layout, cutoff = self.model_.layout, self.cutoff
-        axis, scaler = self.time_axis_, self.exog_scaler_
-        with threads_for(self, n_series=len(ids)):
-            return self._panel.sample_paths(draw, axis, scaler, layout, fh, cutoff, X)
+        (paths,) = predicting.path_blocks(self, fh, X)  # one block: every series
+        return paths
 
     # ---------------------------------------------------------- persistence
 

@@ -7,6 +7,7 @@ Time is a fake clock here: each gradient step takes 1 s, each validation pass
 import pytest
 from conftest import TINY, series
 
+import sktime_logsparse._early_stopping as losses
 import sktime_logsparse._training as training
 from sktime_logsparse import LogSparseTransformerForecaster
 
@@ -22,7 +23,7 @@ def clock(monkeypatch):
         def perf_counter():
             return now["t"]
 
-    real_loss, real_score = training.window_loss, training.SCORES["crps"]
+    real_loss, real_score = losses.window_loss, training.SCORES["crps"]
 
     def window_loss(*args, **kwargs):
         now["t"] += STEP
@@ -33,7 +34,7 @@ def clock(monkeypatch):
         return real_score(*args, **kwargs)
 
     monkeypatch.setattr(training, "time", FakeTime)
-    monkeypatch.setattr(training, "window_loss", window_loss)
+    monkeypatch.setattr(losses, "window_loss", window_loss)
     monkeypatch.setitem(training.SCORES, "crps", score)
     return now
 

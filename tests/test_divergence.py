@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from conftest import TINY, series
 
+import sktime_logsparse._predicting as predicting
 import sktime_logsparse._training as training
-import sktime_logsparse.forecaster as adapter
 from sktime_logsparse import LogSparseTransformerForecaster
 
 CONFIG = {**TINY, "max_epochs": 6, "windows_per_epoch": 64}
@@ -70,13 +70,13 @@ def test_sane_learning_rate_trains_without_a_warning(recwarn):
 def test_non_finite_sample_paths_warn(monkeypatch):
     f = LogSparseTransformerForecaster(**CONFIG)
     f.fit(series(120), fh=[1, 2])
-    real = adapter.forecast
+    real = predicting.forecast_blocks
 
-    def forecast(*args, **kwargs):
-        paths = real(*args, **kwargs)
-        paths[..., 0, :] = np.nan  # one path of each series
-        return paths
+    def forecast_blocks(*args, **kwargs):
+        for rows, paths in real(*args, **kwargs):
+            paths[..., 0, :] = np.nan  # one path of each series
+            yield rows, paths
 
-    monkeypatch.setattr(adapter, "forecast", forecast)
+    monkeypatch.setattr(predicting, "forecast_blocks", forecast_blocks)
     with pytest.warns(RuntimeWarning, match=r"10\.0% of the sampled forecast values"):
         f.predict()

@@ -7,7 +7,7 @@ import pytest
 import torch
 from conftest import TINY, series
 
-import sktime_logsparse._training as training
+import sktime_logsparse._early_stopping as losses
 from sktime_logsparse import LogSparseTransformerForecaster
 
 CONFIG = {**TINY, "max_epochs": 50, "windows_per_epoch": 32, "batch_size": 8}
@@ -23,7 +23,7 @@ def default_handler():
 
 def _ctrl_c_at(monkeypatch, presses):
     """Press Ctrl-C ``presses[step]`` times during the given (1-based) steps."""
-    real = training.window_loss
+    real = losses.window_loss
     count = {"n": 0}
 
     def window_loss(*args, **kwargs):
@@ -32,7 +32,7 @@ def _ctrl_c_at(monkeypatch, presses):
             signal.raise_signal(signal.SIGINT)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(training, "window_loss", window_loss)
+    monkeypatch.setattr(losses, "window_loss", window_loss)
     return count
 
 

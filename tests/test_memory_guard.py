@@ -110,7 +110,7 @@ def test_a_context_that_fits_is_kept_without_a_warning(tiny, context):
 @pytest.mark.parametrize(
     ("params", "named"),
     [
-        ({"batch_size": 10**6}, "batch_size=1000000: fit would need about "),
+        ({"batch_size": 10**8}, "batch_size=100000000: fit would need about "),
         (
             {"d_model": 4096, "n_heads": 4, "n_layers": 64},
             "d_model=4096, n_layers=64: fit would need about ",

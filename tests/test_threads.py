@@ -15,6 +15,7 @@ import torch
 from conftest import series
 from threadpoolctl import threadpool_info
 
+import sktime_logsparse._predicting as predicting_module
 import sktime_logsparse.forecaster as forecaster_module
 from sktime_logsparse import LogSparseTransformerForecaster, _threads
 
@@ -96,18 +97,18 @@ def spy(monkeypatch):
     """Torch's and the BLAS thread counts seen by training and by sampling."""
     seen = {"fit": [], "predict": [], "blas": []}
 
-    def wrap(name, kind):
-        original = getattr(forecaster_module, name)
+    def wrap(module, name, kind):
+        original = getattr(module, name)
 
         def spied(*args, **kwargs):
             seen[kind].append(torch.get_num_threads())
             seen["blas"].append(_blas_threads())
             return original(*args, **kwargs)
 
-        monkeypatch.setattr(forecaster_module, name, spied)
+        monkeypatch.setattr(module, name, spied)
 
-    wrap("fit_model", "fit")
-    wrap("forecast", "predict")
+    wrap(forecaster_module, "fit_model", "fit")
+    wrap(predicting_module, "forecast_blocks", "predict")  # under predict's count
     return seen
 
 

@@ -375,3 +375,20 @@ def test_scalers_transform_and_inverse_round_trip():
         u = scaler.transform(z, loc[:, None], scale[:, None])
         back = scaler.inverse(u, loc[:, None], scale[:, None])
         assert torch.allclose(back, z, equal_nan=True), name
+
+
+@pytest.mark.parametrize("micro", [1, 3])
+def test_micro_batches_take_the_step_of_the_whole_batch(
+    make_layout, make_config, micro
+):
+    # the same windows, one forward/backward pass or several: the same weights
+    # (micro-batches count by their observed targets: some are missing here)
+    data, _ = _data([60, 45, 80], pad=8)
+    data.z[data.starts[1] + 10 : data.starts[1] + 30] = float("nan")
+    results = []
+    for size in (None, micro):
+        net = _net()
+        cfg = make_config(max_epochs=2, batch_size=8, micro_batch_size=size)
+        train(net, data, make_layout(5, 3), cfg, torch.Generator().manual_seed(0))
+        results.append(torch.cat([p.detach().flatten() for p in net.parameters()]))
+    torch.testing.assert_close(results[1], results[0], atol=1e-5, rtol=1e-4)

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import _compiled
 from ._dropout import Dropout, dropout
 from ._pattern import AttentionPattern
 
@@ -136,7 +137,9 @@ def sparse_attention(
     """Scaled dot-product attention restricted to a pattern.
 
     Sparse kinds cost O(B*H*L*K*D) time and O(B*H*L*(K+D)) memory, forward and
-    backward; ``"full"`` routes to
+    backward (in training on long sequences by kernels compiled with
+    ``torch.compile`` where that works, see :mod:`._compiled`); ``"full"``
+    routes to
     :func:`torch.nn.functional.scaled_dot_product_attention` with a causal mask.
 
     Parameters
@@ -166,6 +169,12 @@ def sparse_attention(
         return F.scaled_dot_product_attention(
             q, k, v, dropout_p=dropout_p, is_causal=True
         )
+    if _compiled.wanted(q, pattern.length):
+        out = _compiled.compiled_attention(
+            q, k, v, pattern, lambda w: dropout(w, dropout_p) if dropout_p else w
+        )
+        if out is not None:
+            return out
     if q.shape[-1] >= POSITIONS_LAST_BELOW:
         return _offset_attention(q, k, v, pattern, dropout_p, pos=-2)
     q, k, v = (x.transpose(-1, -2).contiguous() for x in (q, k, v))
