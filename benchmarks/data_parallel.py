@@ -91,6 +91,54 @@ def launch(ranks: int, out: Path, args) -> dict:
     return {"wall_s": wall, "ranks": results}
 
 
+def section(dp: dict) -> list[str]:
+    """The section of ``docs/benchmarks/scale.md``: 1 rank against 2."""
+    c = dp["config"]
+    rows = [
+        [
+            ranks,
+            f"{dp['fit_s'][ranks]:.1f}",
+            ", ".join(f"{t:.1f}" for t in dp["fit_cpu_s"][ranks]),
+            f"{dp['predict_s'][ranks]:.1f}",
+            f"{dp['launch_s'][ranks]:.1f}",
+            f"{dp['history'][ranks][-1]['val_loss']:.6f}",
+        ]
+        for ranks in sorted(dp["fit_s"], key=int)
+    ]
+    head = ["ranks", "fit (s)", "fit CPU per rank (s)", "predict (s)", "launch (s)"]
+    return [
+        "",
+        "## Data-parallel training",
+        "",
+        f"`torchrun --nproc_per_node 1` against `2` (gloo, one intra-op thread "
+        f"a rank): {c['series']} M4 Hourly series, {c['max_epochs']} epochs of "
+        f"{c['windows_per_epoch']} windows, global batch {c['batch_size']}, "
+        "dropout 0, the same `random_state`. Produced by "
+        "`benchmarks/data_parallel.py` with",
+        "",
+        "```bash",
+        dp.get("command", "(not recorded)"),
+        "```",
+        "",
+        R.run_line(dp),
+        "",
+        f"Done-when (forecasts within {dp['targets']['max_rel_diff']:.0e} relative, "
+        f"both ranks alike, 2-rank fit at most {dp['targets']['time_ratio']}x the "
+        f"1-rank wall time): largest relative difference "
+        f"{dp['max_rel_diff']:.1e}, ranks identical: {dp['ranks_identical']}, "
+        f"time ratio {dp['time_ratio']:.2f}: "
+        + (
+            "met."
+            if dp["max_rel_diff"] <= dp["targets"]["max_rel_diff"]
+            and dp["ranks_identical"]
+            and dp["time_ratio"] <= dp["targets"]["time_ratio"]
+            else "NOT met."
+        ),
+        "",
+        R.markdown_table(head + ["last validation loss"], rows),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=40)

@@ -550,6 +550,7 @@ PLOTS = {
     "scale": lambda r, p: scale_figures.scale(r, p, finish),
     "long_dependency": lambda r, p: long_context_figures.long_dependency(r, p, finish),
     "long_context": lambda r, p: long_context_figures.long_context(r, p, finish),
+    "etth_context": lambda r, p: long_context_figures.etth_context(r, p, finish),
 }
 
 

@@ -20,7 +20,8 @@ the forecaster before it starts: recorded as such.
 
 Results go to ``benchmarks/results/long_context.json`` (``--json PATH``).
 The page ``docs/benchmarks/long-context.md`` is rendered from it, from
-``long_dependency.json`` (``benchmarks/long_dependency.py``) and from the
+``long_dependency.json`` (``benchmarks/long_dependency.py``), from
+``etth_context.json`` (``benchmarks/etth_context.py``) and from the
 kernel's ``attention.json`` (``benchmarks/attention.py``):
 
     python benchmarks/long_context.py --page docs/benchmarks/long-context.md
@@ -35,6 +36,7 @@ import sys
 import time
 
 import _report as R
+import etth_context  # benchmarks/etth_context.py
 
 NAME = "long_context"
 CONTEXTS = [512, 1024, 2048, 4096, 8192, 16384]
@@ -292,6 +294,7 @@ def page(res: dict) -> str:
     for name, section in (
         ("attention", kernel_section),
         ("long_dependency", dependency_section),
+        ("etth_context", etth_context.section),
     ):
         if R.results_path(name).is_file():
             lines += section(R.read_json(name))
@@ -319,7 +322,7 @@ def main(argv=None) -> None:
         return
     if args.page:
         R.write_page(args.page, page(R.read_json(args.json)))
-        for stem in ("long_dependency", NAME):
+        for stem in ("long_dependency", "etth_context", NAME):
             if R.results_path(stem).is_file():
                 R.render_figure(stem)
         return

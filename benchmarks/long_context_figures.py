@@ -125,3 +125,41 @@ def long_context(result: dict, path: Path, finish) -> None:
     )
     ax.legend(fontsize=7.5, loc="upper left")
     finish(fig, result, path)
+
+
+def etth_context(result: dict, path: Path, finish) -> None:
+    """Validation and test MSE against the context length, one panel per horizon."""
+    datasets = result.get("datasets", {})
+    horizons = sorted(
+        {int(h) for d in datasets.values() for h in d["repeat_last"]["test"]}
+    )
+    n_rows, n_cols = len(datasets), len(horizons)
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(2.3 * n_cols, 2.6 * n_rows), squeeze=False
+    )
+    for row, (name, data) in zip(axes, datasets.items(), strict=True):
+        contexts = sorted(int(c) for c in data["contexts"])
+        for ax, h in zip(row, map(str, horizons), strict=True):
+            for split, style in (("validation", ":"), ("test", "-")):
+                ax.plot(
+                    contexts,
+                    [data["contexts"][str(c)][split][h]["MSE"] for c in contexts],
+                    marker="o", color=C_OURS, linestyle=style, lw=1.5,
+                    label=f"LogSparse, {split}",
+                )  # fmt: skip
+                ax.axhline(
+                    data["repeat_last"][split][h]["MSE"], color="#909090",
+                    linestyle=style, lw=1, label=f"repeat-last, {split}",
+                )  # fmt: skip
+            best = data.get("best", {}).get(h)
+            if best:
+                c = best["context"]
+                ax.plot([c], [best["test"]["MSE"]], marker="*", ms=12, color="#d04040",
+                        linestyle="none", label="chosen on validation")  # fmt: skip
+            last_row = name == list(datasets)[-1]
+            _log2_axis(ax, contexts, "context (h)" if last_row else "")
+            ax.set_title(f"{name}, {h} h ahead", fontsize=9)
+        row[0].set_ylabel("MSE (scaled)")
+    axes[0][-1].legend(fontsize=6.5, loc="best")
+    fig.suptitle("ETTh: MSE against the context length (lower is better)", fontsize=10)
+    finish(fig, result, path)

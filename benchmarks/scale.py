@@ -366,6 +366,10 @@ def markdown(result: dict, stem: str = NAME) -> str:
             "",
             T.tables(tuning),
         ]
+    if R.results_path("data_parallel").is_file():
+        import data_parallel as DP  # benchmarks/data_parallel.py
+
+        parts += DP.section(R.read_json("data_parallel"))
     return "\n".join(parts) + "\n"
 
 

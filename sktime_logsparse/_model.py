@@ -1,8 +1,8 @@
 """The global model: one network, its window layout and its device.
 
-Also the device choice and the seeding rules: every torch call of training and
+Also the device choice, the seeding rules (every torch call of training and
 sampling runs inside :func:`isolated_rng`, so the global RNG state is saved
-and restored around it.
+and restored around it) and mixed precision (:func:`mixed_precision`).
 """
 
 from __future__ import annotations
@@ -55,6 +55,36 @@ def resolve_device(device: str | torch.device) -> torch.device:
     ):
         raise ValueError(f"device {device!r} is not available on this machine")
     return dev
+
+
+#: ``trainer_kwargs["precision"]``: the dtype the network computes in under
+#: autocast (None: float32 throughout), named as Lightning names them
+PRECISIONS: dict[str, torch.dtype | None] = {"32": None, "bf16-mixed": torch.bfloat16}
+
+
+@contextlib.contextmanager
+def mixed_precision(model: GlobalModel, precision: str):
+    """Run ``model``'s network under autocast to ``precision`` inside the block.
+
+    The network enters autocast in each forward and decoding call (autocast
+    is per thread, and sampling decodes in worker threads); its head, the
+    linear autoregression and the likelihood stay float32, and so do the
+    weights, the optimiser state and the gradients. Restored on exit, so
+    that nothing of it is saved with the model.
+    """
+    dtype = PRECISIONS[precision]
+    network = model.network
+    if dtype is not None and model.device.type not in ("cpu", "cuda"):
+        raise ValueError(
+            f"trainer_kwargs['precision']={precision!r} needs device 'cpu' or "
+            f"'cuda', got {model.device}"
+        )
+    before = network.autocast_dtype
+    network.autocast_dtype = dtype
+    try:
+        yield
+    finally:
+        network.autocast_dtype = before
 
 
 def new_seed() -> int:

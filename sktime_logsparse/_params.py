@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ._model import PRECISIONS
 from ._training import TrainConfig
 from .nn import KINDS, LIKELIHOODS, Likelihood, get_likelihood
 
@@ -39,6 +40,7 @@ TRAINER_KWARGS: dict[str, Any] = {
     "calibration": "per_step",
     "shard_series": False,
     "micro_batch_size": None,
+    "precision": "32",
 }
 #: share of training windows that see no series id (learns the unknown id)
 ID_DROPOUT = 0.1
@@ -89,6 +91,7 @@ class Settings:
     calibration: str | None
     shard_series: bool
     micro_batch_size: int | None
+    precision: str
 
     @property
     def likelihood_(self) -> Likelihood:
@@ -223,6 +226,7 @@ def _check(v: dict) -> None:
     _check_choice(v, "lr_schedule", (None, "cosine", "plateau"))
     _check_choice(v, "early_stopping_metric", ("crps", "nll"))
     _check_choice(v, "calibration", ("per_step", None))
+    _check_choice(v, "precision", tuple(PRECISIONS))
     _check_float(v, "dropout", 0.0, 1.0, upper_open=True)
     _check_float(v, "learning_rate", 0.0, math.inf, lower_open=True)
     _check_float(v, "weight_decay", 0.0, math.inf)

@@ -21,7 +21,7 @@ import pandas as pd
 from ._batches import BLOCK_VALUES
 from ._checks import check_X
 from ._dataset import forecast_steps
-from ._model import series_seeds
+from ._model import mixed_precision, series_seeds
 from ._outputs import CACHE_BYTES, PathCache, SamplePaths, Summary, summarise
 from ._sampling import forecast_blocks
 from ._threads import threads_for
@@ -82,10 +82,14 @@ def path_blocks(
         seeds=series_seeds(forecaster._predict_seed, panel.keys),
         block_values=block_values,
     )
-    counts = forecaster._settings().likelihood_.integer_data
+    settings = forecaster._settings()
+    counts = settings.likelihood_.integer_data
     factors = getattr(forecaster, "calibration_", None)
     axis, scaler = forecaster.time_axis_, forecaster.exog_scaler_
-    with threads_for(forecaster, n_series=len(panel.ids)):
+    with (
+        threads_for(forecaster, n_series=len(panel.ids)),
+        mixed_precision(model, settings.precision),
+    ):
         yield from panel.sample_blocks(
             sampler,
             axis,

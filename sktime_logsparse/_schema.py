@@ -32,7 +32,9 @@ PACKAGES = ("sktime-logsparse", "sktime", "torch", "pandas", "numpy")
 #: files written before them lack them and load with the default
 ADDED_PARAMS = {"n_threads": None}
 #: keys of the parameter dicts added since format 1, whose files lack them
-ADDED_KWARGS = frozenset({"calibration", "shard_series", "micro_batch_size"})
+ADDED_KWARGS = frozenset(
+    {"calibration", "shard_series", "micro_batch_size", "precision"}
+)
 #: most sample paths a loaded forecaster may ask for (the constructor takes any
 #: int >= 1; a file cannot make predict allocate without bound)
 MAX_NUM_SAMPLES = 2**20

@@ -17,6 +17,19 @@ that many threads of one intra-op thread each (the sampler runs
 never more threads than series (:func:`predict_threads`); the default is
 ``min(2, cores)``.
 
+Parallel workers (sktime's grid searches and backtests with a ``backend``)
+get their count from the backend: joblib's ``"loky"`` sets
+``OMP_NUM_THREADS`` in its workers to the cores divided by the workers
+(unless the parent's environment sets it), dask's nanny (``distributed``)
+sets it to 1 and ray to the CPUs of a task (1 by default), so that fits and
+predicts there use at most cores / workers threads per worker. joblib's
+``"multiprocessing"`` and ``"threading"`` backends and dask's threaded
+scheduler set nothing: each fit still trains on one thread, and each predict
+decodes in ``min(2, cores)`` threads, up to two per core in all. That costs
+little: two processes predicting at once on 2 cores took about 14% longer
+with two decoding threads each than with one (``benchmarks/tuning.py``, part
+(b)); the docs advise ``n_threads=1`` with those backends.
+
 Why (measured by ``benchmarks/threads.py``; the figures of record are on
 ``docs/benchmarks/threads.md``): decoding is thousands of tiny operations, and
 a training step of these small networks is many small ones. Split across

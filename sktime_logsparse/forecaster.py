@@ -18,7 +18,7 @@ from . import _predicting as predicting
 from ._arrays import training_arrays
 from ._checks import check_after, check_sorted, check_X, check_y
 from ._dataset import FittedPanel, choose_layout, n_covariates
-from ._model import build_model, resolve_device, seed_for
+from ._model import build_model, mixed_precision, resolve_device, seed_for
 from ._outputs import PathCache, SamplePaths, Summary
 from ._panel import regularise, series_keys, split_instances
 from ._params import Settings, resolve_params, sktime_test_params
@@ -137,7 +137,10 @@ class LogSparseTransformerForecaster(BaseForecaster):
         None: raw model spread), ``shard_series`` (False; see "Scale out"),
         ``micro_batch_size`` (None: windows per forward/backward pass, the
         whole batch unless its activations would pass 512 MiB, e.g. at long
-        contexts; gradients are accumulated over the batch either way).
+        contexts; gradients are accumulated over the batch either way),
+        ``precision`` ("32", or "bf16-mixed": the network computes in
+        bfloat16 under autocast in fit and predict, weights and likelihood
+        in float32; for GPUs and CPUs with bfloat16 units).
 
     Attributes
     ----------
@@ -372,7 +375,8 @@ class LogSparseTransformerForecaster(BaseForecaster):
         keep = epochs is not None
         config = s.train_config(s.max_epochs if epochs is None else epochs, keep)
         seed = seed_for(s.random_state, "train")
-        result = fit_model(model, values, covs, panel.ids, seed, config)
+        with mixed_precision(model, s.precision):
+            result = fit_model(model, values, covs, panel.ids, seed, config)
         self.training_history_ = result.history
         return result.calibration
 

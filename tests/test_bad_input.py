@@ -410,6 +410,11 @@ PARAM_CASES = {
         ValueError,
         "trainer_kwargs['lr_schedule'] must",
     ),
+    "precision_fp16": (
+        {"trainer_kwargs": {"precision": "16-mixed"}},
+        ValueError,
+        "trainer_kwargs['precision'] must be one of ('32', 'bf16-mixed')",
+    ),
     "trainer_kwargs_unknown_key": (
         {"trainer_kwargs": {"epochs": 3}},
         ValueError,

@@ -134,15 +134,19 @@ def test_loky_workers_share_the_cores():
 
 @pytest.fixture(scope="module")
 def dask_client():
-    pytest.importorskip("dask")
+    dask = pytest.importorskip("dask")
     distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=40,  # errors only
-    )
+    # as docs/how-to/scale-out.md advises: dask's MALLOC_TRIM_THRESHOLD_ in
+    # the workers' environment makes training about twice as slow
+    trim = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+    with dask.config.set({trim: None}):
+        cluster = distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=40,  # errors only
+        )
     client = distributed.Client(cluster)
     yield client
     client.close()

@@ -175,14 +175,15 @@ def prefill(
     L = x.shape[1]
     pattern = network.pattern(L)
     caches = [KVCache() for _ in network.blocks]
-    h = network.embed(x, series_id)
-    for block, cache in zip(network.blocks, caches, strict=True):
-        attn = block.attn
-        a = block.ln_1(h)
-        q, k, v = attn.project(a)
-        cache.fill(a, k, v, attn.kernel_size)
-        h = h + attn.merge(sparse_attention(q, k, v, pattern))
-        h = h + block.mlp(block.ln_2(h))
+    with network.autocast(x.device.type):
+        h = network.embed(x, series_id)
+        for block, cache in zip(network.blocks, caches, strict=True):
+            attn = block.attn
+            a = block.ln_1(h)
+            q, k, v = attn.project(a)
+            cache.fill(a, k, v, attn.kernel_size)
+            h = h + attn.merge(sparse_attention(q, k, v, pattern))
+            h = h + block.mlp(block.ln_2(h))
     remaining = network.config.max_length - L if steps is None else steps
     for cache in caches:
         cache.expand(group, remaining)
@@ -218,10 +219,11 @@ def decode_step(
     torch.Tensor
         shape: ``(B, 1, likelihood.args_dim)``.
     """
-    h = network.embed(x, series_id, start=position)
     pattern = network.pattern(network.config.max_length)
-    for block, cache in zip(network.blocks, caches, strict=True):
-        h = _block_step(block, h, pattern, position, cache)
+    with network.autocast(x.device.type):
+        h = network.embed(x, series_id, start=position)
+        for block, cache in zip(network.blocks, caches, strict=True):
+            h = _block_step(block, h, pattern, position, cache)
     return network.output(h, x)
 
 
@@ -255,17 +257,18 @@ def decode_positions(
     torch.Tensor
         shape: ``(B, m, likelihood.args_dim)``.
     """
-    h = network.embed(x, series_id, start=position)
     pattern = network.pattern(network.config.max_length)
-    for block, cache in zip(network.blocks, caches, strict=True):
-        attn = block.attn
-        a = block.ln_1(h)
-        q, k, v = attn.project(a, left=cache.left)  # (B, H, m, D)
-        cache.extend(a, k, v, position)
-        q = q.permute(2, 0, 1, 3).contiguous()  # one contiguous query per position
-        y = [cache.attend(q_i, pattern, position + i) for i, q_i in enumerate(q)]
-        h = h + attn.merge(torch.stack(y, 2))
-        h = h + block.mlp(block.ln_2(h))
+    with network.autocast(x.device.type):
+        h = network.embed(x, series_id, start=position)
+        for block, cache in zip(network.blocks, caches, strict=True):
+            attn = block.attn
+            a = block.ln_1(h)
+            q, k, v = attn.project(a, left=cache.left)  # (B, H, m, D)
+            cache.extend(a, k, v, position)
+            q = q.permute(2, 0, 1, 3).contiguous()  # one query per position
+            y = [cache.attend(q_i, pattern, position + i) for i, q_i in enumerate(q)]
+            h = h + attn.merge(torch.stack(y, 2))
+            h = h + block.mlp(block.ln_2(h))
     return network.output(h, x)
 
 

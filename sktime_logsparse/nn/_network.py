@@ -159,6 +159,10 @@ class LogSparseTransformer(nn.Module):
     torch.Size([8, 64, 2])
     """
 
+    #: the dtype of autocast in forward and decoding (None: float32); a
+    #: runtime setting, not saved (see ``_model.mixed_precision``)
+    autocast_dtype: torch.dtype | None = None
+
     def __init__(self, config: LogSparseConfig):
         super().__init__()
         self.config = config
@@ -259,18 +263,33 @@ class LogSparseTransformer(nn.Module):
             shape: ``(B, L, likelihood.args_dim)``, after the likelihood's
             ``domain_map``.
         """
-        h = self.embed(x, series_id)
-        pattern = self.pattern(x.shape[1])
-        for block in self.blocks:
-            h = block(h, pattern)
+        with self.autocast(x.device.type):
+            h = self.embed(x, series_id)
+            pattern = self.pattern(x.shape[1])
+            for block in self.blocks:
+                h = block(h, pattern)
         return self.output(h, x)
+
+    def autocast(self, device_type: str) -> torch.autocast:
+        """Autocast to :attr:`autocast_dtype` (a no-op when it is None).
+
+        Entered by every forward and decoding call rather than by the caller,
+        because autocast is per thread and sampling decodes in worker threads.
+        """
+        dtype = self.autocast_dtype
+        return torch.autocast(device_type, dtype=dtype, enabled=dtype is not None)
 
     def output(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Distribution parameters from the last hidden states ``h`` and inputs ``x``.
 
         The head, plus the linear autoregressive ``skip`` of the inputs on the
-        location, then the likelihood's ``domain_map``.
+        location, then the likelihood's ``domain_map``. In float32 under
+        autocast too: the scaled values and the likelihood need its precision.
         """
+        with torch.autocast(h.device.type, enabled=False):
+            return self._output(h.to(self.head.weight.dtype), x)
+
+    def _output(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         out = self.head(self.ln_f(h))
         if self.skip is not None:
             i = self.likelihood.loc_index
