@@ -325,3 +325,14 @@ def record(args, name: str, result: dict, markdown, path) -> None:
         write_page(args.markdown, markdown(result, name))
         if path and Path(path) == results_path(name):
             render_figure(name)
+
+
+def why_not_run(run: dict) -> str:
+    """A few words on a run that did not finish: its estimate, or its error."""
+    if run.get("estimated_fit_s"):
+        return f"estimated fit {run['estimated_fit_s']:.0f} s"
+    error = run.get("error", "?")
+    asked = re.search(r"tried to allocate (\d+) bytes", error)
+    if asked:
+        return f"out of memory: {int(asked.group(1)) / 2**30:.0f} GiB asked"
+    return error.split("|")[-1].strip()[:60]

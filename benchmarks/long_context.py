@@ -174,7 +174,7 @@ def dependency_section(dep: dict) -> list[str]:
         ref = dep.get("reference", {}).get(t0, {})
         for method, r in by_method.items():
             if "test" not in r:
-                why = r.get("skipped") or r.get("error", "")
+                why = f"not run: {R.why_not_run(r)}"
                 rows.append([t0, method, why, "", "", "", "", "", ""])
                 continue
             rows.append(

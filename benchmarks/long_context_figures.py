@@ -11,6 +11,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no window
+import _report as R  # noqa: E402  (benchmarks/_report.py)
 import matplotlib.pyplot as plt  # noqa: E402
 
 C_OURS = "#3b5fc0"
@@ -66,16 +67,16 @@ def long_dependency(result: dict, path: Path, finish) -> None:
         ax.set_yscale(scale)
         _log2_axis(ax, t0s, "t0 (steps back to the information)")
         ax.set_title(title, fontsize=10)
-    axes[0].legend(fontsize=7.5, loc="upper left")
+    axes[0].legend(fontsize=7.5, loc="lower right")
     skipped = []
     for t in t0s:
         for m, r in runs[str(t)].items():
             if "test" not in r:
-                skipped.append(f"{m} at t0={t}: {r.get('skipped') or r.get('error')}")
-    if skipped:
-        axes[2].text(
-            0.02, 0.97, "not run: " + "; ".join(skipped), transform=axes[2].transAxes,
-            fontsize=7, va="top", color="#c04040", wrap=True,
+                skipped.append(f"{m} at t0={t} ({R.why_not_run(r)})")
+    if skipped:  # beside the footer, bottom right
+        fig.text(
+            0.99, 0.005, "not run: " + "; ".join(skipped), ha="right", va="bottom",
+            fontsize=7, color="#c04040",
         )  # fmt: skip
     fig.suptitle(
         "Synthetic long dependency (Li et al. 2019, 5.1): the last 24 points depend "
