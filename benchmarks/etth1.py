@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 from _config import add_forecaster_args, forecaster_params  # benchmarks/_config.py
 
-DATA = R.ROOT.parent / "shared" / "data" / "ett" / "ETTh1.csv"
+DATA = R.ROOT.parent / "shared" / "data" / "ett"
 TRAIN, VALID, TEST = 8640, 11520, 14400
 HORIZONS = (24, 48, 168)
 #: quantile levels forecast at every origin: the 80% and 95% intervals, the
@@ -67,11 +67,11 @@ PUBLISHED = {
 }
 
 
-def load() -> pd.DataFrame:
-    """OT, standardised with the training rows' mean and deviation."""
+def load(name: str = "ETTh1") -> pd.DataFrame:
+    """OT of ``name`` (ETTh1, ETTh2), standardised by the training rows."""
     from sklearn.preprocessing import StandardScaler
 
-    raw = pd.read_csv(DATA, parse_dates=["date"], index_col="date")
+    raw = pd.read_csv(DATA / f"{name}.csv", parse_dates=["date"], index_col="date")
     ot = raw[["OT"]].iloc[:TEST].asfreq("h")
     scaler = StandardScaler().fit(ot.iloc[:TRAIN])
     return pd.DataFrame(scaler.transform(ot), index=ot.index, columns=["OT"])

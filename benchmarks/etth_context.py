@@ -41,10 +41,9 @@ from pathlib import Path
 import _report as R  # benchmarks/_report.py
 import numpy as np
 import pandas as pd
+from etth1 import TEST, TRAIN, VALID, load  # benchmarks/etth1.py
 
 NAME = "etth_context"
-DATA = R.ROOT.parent / "shared" / "data" / "ett"
-TRAIN, VALID, TEST = 8640, 11520, 14400
 SPLITS = {"validation": (TRAIN, VALID), "test": (VALID, TEST)}
 HORIZONS = (24, 48, 168, 336, 720)
 CONTEXTS = (168, 336, 720, 1440, 2880)
@@ -90,14 +89,6 @@ PUBLISHED = {
         },
     },
 }
-
-
-def load(name: str) -> pd.DataFrame:
-    """OT of ``name`` (ETTh1, ETTh2), standardised by the training rows."""
-    raw = pd.read_csv(DATA / f"{name}.csv", parse_dates=["date"], index_col="date")
-    ot = raw[["OT"]].iloc[:TEST].asfreq("h")
-    mean, std = ot.iloc[:TRAIN].mean(), ot.iloc[:TRAIN].std(ddof=0)
-    return (ot - mean) / std
 
 
 def origins(split: str, stride: int) -> list[int]:

@@ -2,7 +2,7 @@
 
 The same small forecaster (context 512, ``d_model=32``, 2 epochs of 256
 windows, ``random_state=0``) on a synthetic hourly panel of 20 series of
-2,000 points (daily and weekly cycles, noise), fitted with
+2,000 points (``scale.panel``: daily and weekly cycles, noise), fitted with
 ``trainer_kwargs={"precision": "32"}`` and with ``"bf16-mixed"``, in turn,
 ``--repeats`` times each (medians), then ``predict`` of 48 steps x 100 paths.
 Also the mean absolute difference between the two models' forecasts, over
@@ -24,7 +24,7 @@ import warnings
 
 import _report as R  # benchmarks/_report.py
 import numpy as np
-import pandas as pd
+from scale import panel  # benchmarks/scale.py
 
 NAME = "precision"
 CONFIG = dict(
@@ -38,27 +38,7 @@ CONFIG = dict(
 )
 
 
-def panel(n_series: int = 20, length: int = 2000) -> pd.DataFrame:
-    """Hourly series with daily and weekly cycles of random amplitude, and noise."""
-    rng = np.random.default_rng(0)
-    t = np.arange(length)
-    index = pd.MultiIndex.from_product(
-        [
-            [f"s{i}" for i in range(n_series)],
-            pd.date_range("2020", periods=length, freq="h"),
-        ]
-    )
-    values = [
-        10
-        + rng.uniform(1, 3) * np.sin(2 * np.pi * t / 24 + rng.uniform(0, 6))
-        + rng.uniform(0, 2) * np.sin(2 * np.pi * t / 168 + rng.uniform(0, 6))
-        + rng.normal(0, 0.5, length)
-        for _ in range(n_series)
-    ]
-    return pd.DataFrame({"y": np.concatenate(values)}, index=index)
-
-
-def one(y: pd.DataFrame, precision: str, device: str) -> dict:
+def one(y, precision: str, device: str) -> dict:
     """Fit and predict once; wall times and the mean forecast."""
     from sktime_logsparse import LogSparseTransformerForecaster
 
@@ -83,7 +63,7 @@ def main(argv=None) -> dict:
     import torch
 
     info = R.start_run("precision.py", threads=torch.get_num_threads())
-    y = panel()
+    y = panel(20, 2000)
     runs: dict[str, list[dict]] = {"32": [], "bf16-mixed": []}
     for _ in range(args.repeats):
         for precision in runs:  # in turn, so that both see the same machine
