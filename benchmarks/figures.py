@@ -529,10 +529,10 @@ def m4_hourly_search(result: dict, path: Path) -> None:
     finish(fig, result, path)
 
 
-def finish(fig, result: dict, path: Path) -> None:
-    """Footer, layout, write, close."""
+def finish(fig, result: dict, path: Path, bottom: float = 0.03) -> None:
+    """Footer, layout (the panels above ``bottom``), write, close."""
     footer(fig, result)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.tight_layout(rect=(0, bottom, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)

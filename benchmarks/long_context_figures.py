@@ -161,6 +161,11 @@ def etth_context(result: dict, path: Path, finish) -> None:
             _log2_axis(ax, contexts, "context (h)" if last_row else "")
             ax.set_title(f"{name}, {h} h ahead", fontsize=9)
         row[0].set_ylabel("MSE (scaled)")
-    axes[0][-1].legend(fontsize=6.5, loc="best")
+    # one legend under the panels, where it hides no curve
+    handles, labels = axes[0][-1].get_legend_handles_labels()
+    fig.legend(
+        handles, labels, fontsize=7.5, loc="lower center", ncol=len(labels),
+        bbox_to_anchor=(0.5, 0.05), frameon=False,
+    )  # fmt: skip
     fig.suptitle("ETTh: MSE against the context length (lower is better)", fontsize=10)
-    finish(fig, result, path)
+    finish(fig, result, path, bottom=0.12 / n_rows)

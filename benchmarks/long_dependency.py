@@ -76,6 +76,7 @@ def worker(spec: dict) -> dict:
         "windows": spec["windows"] // BATCH_SIZE * BATCH_SIZE,
         "train_nll": history,
         "parameters": sum(p.numel() for p in network.parameters()),
+        "threads": spec["threads"],
     }
     torch.manual_seed(spec["seed"] + 1)
     begin = time.perf_counter()
@@ -147,7 +148,11 @@ def main(argv=None) -> None:
         return
     path = R.results_file(args, NAME)
     previous = R.read_json(path) if args.resume and path and path.is_file() else {}
-    result = R.start_run("long_dependency.py", threads=args.threads)
+    # the threads of the record: those of its first run (a resumed run that
+    # uses others says so in its rows)
+    result = R.start_run(
+        "long_dependency.py", threads=previous.get("threads", args.threads)
+    )
     result.update(
         train=args.train,
         validation=args.validation,
@@ -157,7 +162,7 @@ def main(argv=None) -> None:
         batch_size=BATCH_SIZE,
         learning_rate=LEARNING_RATE,
         runs=previous.get("runs", {}),
-        reference={},
+        reference=previous.get("reference", {}),
     )
     for t0 in args.t0:
         result["reference"][str(t0)] = reference(t0, args.test)

@@ -46,3 +46,17 @@ def test_the_context_is_chosen_on_validation_and_scored_on_test():
     best = E.choose(data)
     assert {b["context"] for b in best.values()} == {720}  # not the test's best
     assert not any(b["beats_repeat_last"] for b in best.values())
+
+
+def test_the_ensemble_averages_the_forecasts_and_the_bounds_of_its_seeds():
+    ones = np.ones(3)
+    means = {0: {10: 1.0 * ones, 20: 2.0 * ones}, 1: {10: 3.0 * ones, 20: 6.0 * ones}}
+    bands = {
+        0: {s: (m - 1.0, m + 1.0) for s, m in means[0].items()},
+        1: {s: (m - 3.0, m + 3.0) for s, m in means[1].items()},
+    }
+    mean, band = E.pool(means, bands)
+    np.testing.assert_allclose(mean[10], 2.0)
+    np.testing.assert_allclose(mean[20], 4.0)
+    np.testing.assert_allclose(band[20][0], 2.0)  # (2 - 1 + 6 - 3) / 2
+    np.testing.assert_allclose(band[20][1], 6.0)  # (2 + 1 + 6 + 3) / 2
