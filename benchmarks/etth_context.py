@@ -178,13 +178,14 @@ def run_context(y: pd.DataFrame, context: int, args) -> dict:
         means = {seed: {} for seed in forecasters}
         bands = {seed: {} for seed in forecasters}
         for s in origins(split, args.stride):
-            for seed, forecaster in forecasters.items():
-                if s > last:
+            if s > last:  # the rows since the last origin, to every member
+                for forecaster in forecasters.values():
                     forecaster.update(y.iloc[last:s], update_params=False)
+                last = s
+            for seed, forecaster in forecasters.items():
                 means[seed][s] = forecaster.predict(fh).iloc[:, 0].to_numpy()
                 interval = forecaster.predict_interval(fh, coverage=0.8).to_numpy()
                 bands[seed][s] = (interval[:, 0], interval[:, 1])
-            last = max(last, s)
         for seed in forecasters:
             members[seed][split] = score(truth, means[seed], end, bands[seed])
         mean, band = pool(means, bands)
