@@ -198,7 +198,7 @@ def sample_recurrent(
         x = paths.inputs(covariates, 0, C + i, C + i + 1)
         params, state = network.step(x, state)
         paths.samples[:, i] = _draw(
-            network.likelihood, params[:, 0], paths.scale, paths.loc, n, None
+            network.likelihood, params[:, 0], paths.scale, paths.loc, None
         )
     return paths.samples.reshape(len(context), n, HORIZON)
 

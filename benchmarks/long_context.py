@@ -39,6 +39,8 @@ import _report as R
 import etth_context  # benchmarks/etth_context.py
 
 NAME = "long_context"
+#: the synthetic task rerun with more training windows (long_dependency.py --json)
+BUDGET = "long_dependency_budget"
 CONTEXTS = [512, 1024, 2048, 4096, 8192, 16384]
 GIB = 2.0**30
 
@@ -252,6 +254,68 @@ def dependency_section(dep: dict) -> list[str]:
     ]
 
 
+def _windows(result: dict) -> int | None:
+    """Training windows of a synthetic run: one number, or the default of a dict."""
+    windows = result.get("windows")
+    return windows.get("default") if isinstance(windows, dict) else windows
+
+
+def budget_section(budget: dict, dep: dict) -> list[str]:
+    """More training windows at a few t0, against the record's runs."""
+    windows, base_windows = _windows(budget), _windows(dep)
+    rows, learned = [], []
+    for t0, by_method in sorted(
+        budget.get("runs", {}).items(), key=lambda kv: int(kv[0])
+    ):
+        ref = budget.get("reference", {}).get(t0, {}).get("no_memory")
+        for method, r in by_method.items():
+            before = dep.get("runs", {}).get(t0, {}).get(method, {})
+            before = before.get("test", {}).get("R0.5")
+            if "test" not in r:
+                why = f"not run: {R.why_not_run(r)}"
+                rows.append([t0, method, why, "", "", "", _fmt(before, ".4f"), ""])
+                continue
+            r05 = r["test"]["R0.5"]
+            rows.append(
+                [
+                    t0,
+                    method,
+                    _fmt(r05, ".4f"),
+                    _fmt(r["validation"]["R0.5"], ".4f"),
+                    r["windows"],
+                    _fit_time(r, budget.get("threads")),
+                    _fmt(before, ".4f"),
+                    _fmt(ref, ".4f"),
+                ]
+            )
+            if ref is not None and r05 < ref:
+                learned.append(f"{method} at t0 = {t0} ({r05:.3f} < {ref:.3f})")
+    head = ["t0", "method", "R0.5 test", "R0.5 validation", "windows trained"]
+    head += ["fit (s)", f"R0.5 test, {base_windows:,} windows", "R0.5 without A4"]
+    verdict = (
+        "Below the no-memory error, so carrying A4: " + "; ".join(learned) + "."
+        if learned
+        else "No run is below the no-memory error."
+    )
+    return [
+        f"### More training: {windows:,} windows",
+        "",
+        f"The same task with {windows:,} training windows per fit instead of "
+        f"{base_windows:,}, at t0 = "
+        + " and ".join(sorted(budget.get("runs", {}), key=int))
+        + ". Same series, seeds and settings otherwise; "
+        f"full attention is run where its estimated fit time allows. {verdict} "
+        f"{R.run_line(budget)}",
+        "",
+        "```bash",
+        budget.get("command", "(not recorded)"),
+        "```",
+        "",
+        R.markdown_table(head, rows),
+        "",
+    ]
+
+
 def forecaster_section(res: dict) -> list[str]:
     lines = [
         "## The forecaster at context 8,192",
@@ -330,6 +394,7 @@ def page(res: dict) -> str:
     for name, section in (
         ("attention", kernel_section),
         ("long_dependency", dependency_section),
+        (BUDGET, lambda budget: budget_section(budget, R.read_json("long_dependency"))),
         ("etth_context", etth_context.section),
     ):
         if R.results_path(name).is_file():

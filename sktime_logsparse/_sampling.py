@@ -289,17 +289,12 @@ def forecast_blocks(
         del context, covariates, generators, paths  # before the next block
 
 
-def _draw(likelihood, params, scale, loc, n, generators):
+def _draw(likelihood, params, scale, loc, generators):
     """One value per path; the ``n`` paths of series ``j`` use ``generators[j]``."""
     if generators is None:
         value = likelihood.sample(params, scale)
     else:
-        value = torch.cat(
-            [
-                likelihood.sample(params[j * n : (j + 1) * n], s, g)
-                for j, (s, g) in enumerate(zip(scale.split(n), generators, strict=True))
-            ]
-        )
+        value = likelihood.sample_groups(params, scale, generators)
     return value + loc
 
 
@@ -322,7 +317,7 @@ def _reencode_group(
         )
         params = network(w.x, ids)[:, -1]
         traj[:, R + C + t] = _draw(
-            network.likelihood, params, w.scale, w.loc, n, generators
+            network.likelihood, params, w.scale, w.loc, generators
         )
     return traj[:, R + C :].reshape(S, n, horizon)
 
@@ -439,6 +434,6 @@ def _sample_group(
             x = paths.inputs(covariates, a, C + i, C + i + 1)
             params = decode_step(network, x, ids, C + i, caches)[:, 0]
             paths.samples[:, a + i] = _draw(
-                likelihood, params, paths.scale, paths.loc, n, generators
+                likelihood, params, paths.scale, paths.loc, generators
             )
     return paths.samples.reshape(S, n, horizon)

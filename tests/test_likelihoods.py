@@ -73,6 +73,24 @@ def test_samples_match_distribution_moments(name):
     assert torch.equal(x, again)
 
 
+@pytest.mark.parametrize("name", ["gaussian", "student_t", "negative_binomial"])
+def test_sample_groups_equals_each_group_with_its_generator(name):
+    lik = get_likelihood(name)
+    G, n = 5, 7
+    raw = torch.randn(G * n, lik.args_dim, generator=torch.Generator().manual_seed(0))
+    p, scale = lik.domain_map(raw), torch.rand(G * n) + 0.5
+    seeds = [11, 3, 29, 3, 8]  # a repeated seed draws the same values again
+    got = lik.sample_groups(p, scale, [torch.Generator().manual_seed(s) for s in seeds])
+    want = torch.cat(
+        [
+            lik.sample(p[j * n : (j + 1) * n], scale[j * n : (j + 1) * n], g)
+            for j, g in enumerate(torch.Generator().manual_seed(s) for s in seeds)
+        ]
+    )
+    assert got.shape == (G * n,)
+    assert torch.equal(got, want)
+
+
 def test_gamma_sampler_small_concentration():
     from sktime_logsparse.nn._likelihoods import _gamma
 

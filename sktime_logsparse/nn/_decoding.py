@@ -34,11 +34,12 @@ class KVCache:
     ``kernel_size - 1`` layer inputs, which the causal convolution of the next
     query and key needs.
 
-    Decoding reads positions first and rows last, as the sparse kernel does:
-    keys and values are stored ``(positions, D, rows, H)``, so the products
-    with the query and the reductions over D and over the attended positions
-    stream over contiguous runs of ``rows * H`` instead of along a short last
-    axis.
+    The prefix keys and values stay ``(S, H, L, D)``: a row attends to them
+    by one batched matrix product per series and head (its ``group`` queries
+    against the few prefix positions of the pattern row). A row's own keys
+    and values are stored ``(positions, D, rows, H)``, so the product with the
+    query and the reduction over D stream over contiguous runs of
+    ``rows * H`` instead of along a short last axis.
     """
 
     def fill(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kernel_size: int):
@@ -46,18 +47,17 @@ class KVCache:
         self.start, self.group = x.shape[1], 1
         left = x[:, max(0, x.shape[1] - (kernel_size - 1)) :]
         self.left = F.pad(left, (0, 0, kernel_size - 1 - left.shape[1], 0))
-        # (L, D, S, 1, H): the singleton broadcasts over a series' group
-        self.prefix_k = k.permute(2, 3, 0, 1).unsqueeze(3).contiguous()
-        self.prefix_v = v.permute(2, 3, 0, 1).unsqueeze(3).contiguous()
+        self.prefix_k, self.prefix_v = k.contiguous(), v.contiguous()
         self.k = self.v = None
 
     def expand(self, group: int, steps: int) -> None:
         """Prepare ``group`` decoding rows per prefix row, for ``steps`` steps."""
         self.group = group
         self.left = self.left.repeat_interleave(group, 0)
-        _, D, S, _, H = self.prefix_k.shape
-        self.k = self.prefix_k.new_zeros(steps, D, S * group, H)
-        self.v = self.prefix_v.new_zeros(steps, D, S * group, H)
+        S, H, _, D = self.prefix_k.shape
+        # every position is written (append, extend) before it is read
+        self.k = self.prefix_k.new_empty(steps, D, S * group, H)
+        self.v = self.prefix_v.new_empty(steps, D, S * group, H)
 
     def append(
         self, window: torch.Tensor, k: torch.Tensor, v: torch.Tensor, position: int
@@ -98,47 +98,25 @@ class KVCache:
         pre = idx[idx < self.start].to(q.device)
         B, H, D = q.shape
         S, g, n_pre = B // self.group, self.group, len(pre)
-        qt = q.permute(2, 0, 1).reshape(D, S, g, H)
-        # prefix keys are shared by a group: broadcast them over its rows;
-        # own keys are read one position at a time, as contiguous views
-        q_rows = qt.view(D, B, H)
-        scores = torch.cat(
-            [
-                _dot(qt, self.prefix_k, pre).view(n_pre, B, H),
-                torch.stack([(self.k[j] * q_rows).sum(0) for j in own]),
-            ]
-        )
-        w = torch.softmax(scores * (1.0 / math.sqrt(D)), dim=0)  # (K, B, H)
+        scores = q.new_empty(n_pre + len(own), B, H)
+        if n_pre:  # (S, H, g, D) queries @ (S, H, D, n_pre) keys, per series
+            by_series = q.view(S, g, H, D).transpose(1, 2)
+            keys = self.prefix_k.index_select(2, pre).transpose(-1, -2)
+            pre_scores = torch.matmul(by_series, keys)  # (S, H, g, n_pre)
+            scores[:n_pre] = pre_scores.permute(3, 0, 2, 1).reshape(n_pre, B, H)
+        q_rows = q.permute(2, 0, 1).contiguous()  # (D, B, H), as the own keys
+        for i, j in enumerate(own, start=n_pre):
+            torch.sum(self.k[j] * q_rows, 0, out=scores[i])
+        w = torch.softmax(scores.mul_(1.0 / math.sqrt(D)), dim=0)  # (K, B, H)
         out = self.v[own[0]] * w[n_pre]  # (D, B, H)
         for i, j in enumerate(own[1:], start=n_pre + 1):
             out.addcmul_(self.v[j], w[i])
-        if n_pre:
-            prefix = _mix(w[:n_pre].view(n_pre, S, g, H), self.prefix_v, pre)
-            out += prefix.view(D, B, H)
-        return out.permute(1, 2, 0)
-
-
-# prefix positions read per block by the decoding cache (bounds the temporaries)
-_BLOCK = 16
-
-
-def _dot(q: torch.Tensor, keys: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    """Scores ``(K, *q.shape[1:])`` of ``q`` ``(D, ...)`` with ``keys[idx]``."""
-    blocks = [
-        (keys.index_select(0, idx[lo : lo + _BLOCK]) * q).sum(1)
-        for lo in range(0, len(idx), _BLOCK)
-    ]
-    return torch.cat(blocks) if blocks else q.new_empty(0, *q.shape[1:])
-
-
-def _mix(w: torch.Tensor, values: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    """``sum_j w[j] * values[idx[j]]``: ``(D, ...)`` from weights ``(K, ...)``."""
-    out = None
-    for lo in range(0, len(idx), _BLOCK):
-        block = values.index_select(0, idx[lo : lo + _BLOCK])
-        part = (block * w[lo : lo + _BLOCK].unsqueeze(1)).sum(0)
-        out = part if out is None else out + part
-    return out
+        out = out.permute(1, 2, 0)  # (B, H, D)
+        if n_pre:  # (S, H, g, n_pre) weights @ (S, H, n_pre, D) values
+            w_pre = w[:n_pre].view(n_pre, S, g, H).permute(1, 3, 2, 0)
+            mixed = torch.matmul(w_pre, self.prefix_v.index_select(2, pre))
+            out = out + mixed.transpose(1, 2).reshape(B, H, D)
+        return out
 
 
 @torch.no_grad()

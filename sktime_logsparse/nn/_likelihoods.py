@@ -120,6 +120,26 @@ class Likelihood:
         """Draw one value per step, reproducibly when ``generator`` is given."""
         raise NotImplementedError
 
+    def sample_groups(
+        self,
+        params: torch.Tensor,
+        scale: torch.Tensor,
+        generators: list[torch.Generator],
+    ) -> torch.Tensor:
+        """Draw one value per row, group ``j`` of rows from ``generators[j]``.
+
+        ``params`` is ``(G * n, args_dim)`` and ``scale`` ``(G * n,)``: ``G``
+        consecutive groups of ``n`` rows (the paths of one series). Equals
+        :meth:`sample` of each group with its generator, concatenated.
+        """
+        n = len(params) // len(generators)
+        return torch.cat(
+            [
+                self.sample(params[j * n : (j + 1) * n], s, g)
+                for j, (s, g) in enumerate(zip(scale.split(n), generators, strict=True))
+            ]
+        )
+
     def mean(self, params: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
         """Mean of the distribution, shape ``params.shape[:-1]``."""
         return self.distribution(params, scale).mean
@@ -147,6 +167,18 @@ class GaussianLikelihood(Likelihood):
         mu, sigma = params.unbind(-1)
         eps = torch.randn(
             mu.shape, generator=generator, device=mu.device, dtype=mu.dtype
+        )
+        return (mu + sigma * eps) * scale
+
+    def sample_groups(self, params, scale, generators):
+        # the same draws as the base class, with the arithmetic done once
+        mu, sigma = params.unbind(-1)
+        n = len(mu) // len(generators)
+        eps = torch.cat(
+            [
+                torch.randn(n, generator=g, device=mu.device, dtype=mu.dtype)
+                for g in generators
+            ]
         )
         return (mu + sigma * eps) * scale
 
