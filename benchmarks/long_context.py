@@ -305,7 +305,7 @@ def budget_section(budget: dict, dep: dict) -> list[str]:
         + " and ".join(sorted(budget.get("runs", {}), key=int))
         + ". Same series, seeds and settings otherwise; "
         f"full attention is run where its estimated fit time allows. {verdict} "
-        f"{R.run_line(budget)}",
+        f"{R.run_line(budget)} {budget.get('note', '')}".rstrip(),
         "",
         "```bash",
         budget.get("command", "(not recorded)"),
