@@ -263,7 +263,7 @@ def section(result: dict) -> list[str]:
         result.get("command", "(not recorded)"),
         "```",
         "",
-        R.run_line(result),
+        R.run_line(result, note=f"; {result['note']}" if result.get("note") else ""),
         "",
         R.figure_markdown(NAME, "MSE against the context length, per horizon"),
         "",
