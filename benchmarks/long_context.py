@@ -204,28 +204,37 @@ def _fit_time(run: dict, threads: int | None) -> str:
     return text
 
 
+def _runs(result: dict):
+    """``(t0, method, run)`` of a synthetic results file, in order of t0."""
+    for t0 in sorted(result.get("runs", {}), key=int):
+        for method, run in result["runs"][t0].items():
+            yield t0, method, run
+
+
+def _no_memory(result: dict, t0: str) -> float | None:
+    """The R0.5 of the exact curve without A4 at ``t0``."""
+    return result.get("reference", {}).get(t0, {}).get("no_memory")
+
+
 def dependency_section(dep: dict) -> list[str]:
     rows = []
-    for t0, by_method in sorted(dep.get("runs", {}).items(), key=lambda kv: int(kv[0])):
-        ref = dep.get("reference", {}).get(t0, {})
-        for method, r in by_method.items():
-            if "test" not in r:
-                why = f"not run: {R.why_not_run(r)}"
-                rows.append([t0, method, why, "", "", "", "", "", ""])
-                continue
-            rows.append(
-                [
-                    t0,
-                    method,
-                    _fmt(r["test"]["R0.5"], ".4f"),
-                    _fmt(r["test"]["R0.9"], ".4f"),
-                    _fmt(r["validation"]["R0.5"], ".4f"),
-                    r["windows"],
-                    _fit_time(r, dep.get("threads")),
-                    _fmt(r["fit_peak_mib"], ".0f"),
-                    _fmt(ref.get("no_memory"), ".4f"),
-                ]
-            )
+    for t0, method, r in _runs(dep):
+        if "test" not in r:
+            rows.append([t0, method, f"not run: {R.why_not_run(r)}"] + [""] * 6)
+            continue
+        rows.append(
+            [
+                t0,
+                method,
+                _fmt(r["test"]["R0.5"], ".4f"),
+                _fmt(r["test"]["R0.9"], ".4f"),
+                _fmt(r["validation"]["R0.5"], ".4f"),
+                r["windows"],
+                _fit_time(r, dep.get("threads")),
+                _fmt(r["fit_peak_mib"], ".0f"),
+                _fmt(_no_memory(dep, t0), ".4f"),
+            ]
+        )
     head = ["t0", "method", "R0.5 test", "R0.9 test", "R0.5 validation"]
     head += ["windows trained", "fit (s)", "fit peak MiB", "R0.5 without A4"]
     return [
@@ -264,34 +273,32 @@ def budget_section(budget: dict, dep: dict) -> list[str]:
     """More training windows at a few t0, against the record's runs."""
     windows, base_windows = _windows(budget), _windows(dep)
     rows, learned = [], []
-    for t0, by_method in sorted(
-        budget.get("runs", {}).items(), key=lambda kv: int(kv[0])
-    ):
-        ref = budget.get("reference", {}).get(t0, {}).get("no_memory")
-        for method, r in by_method.items():
-            before = dep.get("runs", {}).get(t0, {}).get(method, {})
-            before = before.get("test", {}).get("R0.5")
-            if "test" not in r:
-                why = f"not run: {R.why_not_run(r)}"
-                rows.append([t0, method, why, "", "", "", _fmt(before, ".4f"), ""])
-                continue
-            r05 = r["test"]["R0.5"]
-            rows.append(
-                [
-                    t0,
-                    method,
-                    _fmt(r05, ".4f"),
-                    _fmt(r["validation"]["R0.5"], ".4f"),
-                    r["windows"],
-                    _fit_time(r, budget.get("threads")),
-                    _fmt(before, ".4f"),
-                    _fmt(ref, ".4f"),
-                ]
-            )
-            if ref is not None and r05 < ref:
-                learned.append(f"{method} at t0 = {t0} ({r05:.3f} < {ref:.3f})")
+    for t0, method, r in _runs(budget):
+        ref = _no_memory(budget, t0)
+        before = dep.get("runs", {}).get(t0, {}).get(method, {})
+        before = _fmt(before.get("test", {}).get("R0.5"), ".4f")
+        if "test" not in r:
+            why = f"not run: {R.why_not_run(r)}"
+            rows.append([t0, method, why, "", "", "", before, ""])
+            continue
+        r05 = r["test"]["R0.5"]
+        rows.append(
+            [
+                t0,
+                method,
+                _fmt(r05, ".4f"),
+                _fmt(r["validation"]["R0.5"], ".4f"),
+                r["windows"],
+                _fit_time(r, budget.get("threads")),
+                before,
+                _fmt(ref, ".4f"),
+            ]
+        )
+        if ref is not None and r05 < ref:
+            learned.append(f"{method} at t0 = {t0} ({r05:.3f} < {ref:.3f})")
     head = ["t0", "method", "R0.5 test", "R0.5 validation", "windows trained"]
     head += ["fit (s)", f"R0.5 test, {base_windows:,} windows", "R0.5 without A4"]
+    t0s = " and ".join(sorted(budget.get("runs", {}), key=int))
     verdict = (
         "Below the no-memory error, so carrying A4: " + "; ".join(learned) + "."
         if learned
@@ -301,11 +308,9 @@ def budget_section(budget: dict, dep: dict) -> list[str]:
         f"### More training: {windows:,} windows",
         "",
         f"The same task with {windows:,} training windows per fit instead of "
-        f"{base_windows:,}, at t0 = "
-        + " and ".join(sorted(budget.get("runs", {}), key=int))
-        + ". Same series, seeds and settings otherwise; "
-        f"full attention is run where its estimated fit time allows. {verdict} "
-        f"{R.run_line(budget)} {budget.get('note', '')}".rstrip(),
+        f"{base_windows:,}, at t0 = {t0s}. Same series, seeds and settings "
+        "otherwise; full attention is run where its estimated fit time allows. "
+        f"{verdict} {R.run_line(budget)} {budget.get('note', '')}".rstrip(),
         "",
         "```bash",
         budget.get("command", "(not recorded)"),

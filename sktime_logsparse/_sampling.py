@@ -290,7 +290,7 @@ def forecast_blocks(
 
 
 def _draw(likelihood, params, scale, loc, generators):
-    """One value per path; the ``n`` paths of series ``j`` use ``generators[j]``."""
+    """One value per path; series ``j``'s consecutive paths use ``generators[j]``."""
     if generators is None:
         value = likelihood.sample(params, scale)
     else:
