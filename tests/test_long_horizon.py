@@ -159,9 +159,13 @@ def test_the_caches_of_a_batch_do_not_grow_with_the_number_of_chunks(monkeypatch
 
 
 def test_batches_past_the_first_chunk_hold_fewer_series():
-    # one chunk: as many paths as max_batch allows, or a worker's share
+    # one chunk: as many paths as max_batch allows, or a worker's share, in
+    # batches evened out over the workers: 414 series are 6 batches of 69
+    # (at most 81 fit in 8192 paths), 3 per worker
     assert series_per_batch(100, 100, 2, 8192, 24, 24) == 50
-    assert series_per_batch(414, 100, 2, 8192, 48, 48) == 81
+    assert series_per_batch(414, 100, 2, 8192, 48, 48) == 69
+    assert series_per_batch(414, 100, 1, 8192, 48, 48) == 69
+    assert series_per_batch(415, 100, 2, 8192, 48, 48) == 70  # 6 batches, 4 of 70
     # 47 cached positions instead of 24: at most 8192 * 24 / 47 paths, in a
     # number of batches that the two workers share evenly
     assert series_per_batch(100, 100, 2, 8192, 47, 24) == 25
