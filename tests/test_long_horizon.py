@@ -120,9 +120,10 @@ def _cache_positions(monkeypatch):
     def spy(network, x, series_id=None, group=1, steps=None):
         params, caches = prefill(network, x, series_id, group, steps)
         cache = caches[0]
-        prefix = cache.prefix_k.shape[0] * cache.prefix_k.shape[2]  # S x L
-        own = cache.k.shape[0] * cache.k.shape[2]
-        per_path = cache.k.shape[0] + (cache.prefix_k.shape[2] if group == 1 else 0)
+        length, *_, n_prefix = cache.prefix_k.shape  # (L, D, H, S)
+        prefix = n_prefix * length
+        own = cache.k.shape[0] * cache.rows  # (steps, D, H, rows)
+        per_path = cache.k.shape[0] + (length if group == 1 else 0)
         seen.append({"positions": prefix + own, "per_path": per_path})
         return params, caches
 

@@ -27,19 +27,19 @@ class KVCache:
     """Decoding state of one attention layer.
 
     A *prefix* of ``start`` positions is encoded once by :meth:`fill` (a
-    prefill over ``S`` sequences); decoding then runs on ``S * group`` rows,
-    ``group`` consecutive rows sharing one prefix (e.g. sample paths of one
-    series), so the prefix keys and values are stored once, not per row. Each
-    row keeps the keys and values of its own decoded positions and its last
-    ``kernel_size - 1`` layer inputs, which the causal convolution of the next
-    query and key needs.
+    prefill over ``S`` sequences); decoding then runs on ``B = S * group``
+    rows, ``group`` consecutive rows sharing one prefix (e.g. sample paths of
+    one series), so the prefix keys and values are stored once, not per row.
+    Each row keeps the keys and values of its own decoded positions and its
+    last ``kernel_size - 1`` layer inputs, which the causal convolution of the
+    next query and key needs.
 
-    The prefix keys and values stay ``(S, H, L, D)``: a row attends to them
-    by one batched matrix product per series and head (its ``group`` queries
-    against the few prefix positions of the pattern row). A row's own keys
-    and values are stored ``(positions, D, rows, H)``, so the product with the
-    query and the reduction over D stream over contiguous runs of
-    ``rows * H`` instead of along a short last axis.
+    Decoding works rows-last: queries, keys and values are ``(D, H, B)``,
+    as the projections of a step produce them (see :func:`_attention_step`),
+    so that storing them copies contiguous memory and the product with the
+    query and the reduction over D stream over contiguous runs of ``H * B``.
+    The prefix is kept ``(L, D, H, S)``: position ``p``'s keys broadcast
+    over the ``group`` rows of each prefix row as ``(D, H, S, 1)``.
     """
 
     def fill(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kernel_size: int):
@@ -47,17 +47,23 @@ class KVCache:
         self.start, self.group = x.shape[1], 1
         left = x[:, max(0, x.shape[1] - (kernel_size - 1)) :]
         self.left = F.pad(left, (0, 0, kernel_size - 1 - left.shape[1], 0))
-        self.prefix_k, self.prefix_v = k.contiguous(), v.contiguous()
+        self.prefix_k = k.permute(2, 3, 1, 0).contiguous()  # (L, D, H, S)
+        self.prefix_v = v.permute(2, 3, 1, 0).contiguous()
         self.k = self.v = None
+
+    @property
+    def rows(self) -> int:
+        """Decoding rows ``B``."""
+        return self.prefix_k.shape[-1] * self.group
 
     def expand(self, group: int, steps: int) -> None:
         """Prepare ``group`` decoding rows per prefix row, for ``steps`` steps."""
         self.group = group
         self.left = self.left.repeat_interleave(group, 0)
-        S, H, _, D = self.prefix_k.shape
+        _, D, H, S = self.prefix_k.shape
         # every position is written (append, extend) before it is read
-        self.k = self.prefix_k.new_empty(steps, D, S * group, H)
-        self.v = self.prefix_v.new_empty(steps, D, S * group, H)
+        self.k = self.prefix_k.new_empty(steps, D, H, S * group)
+        self.v = self.prefix_v.new_empty(steps, D, H, S * group)
 
     def append(
         self, window: torch.Tensor, k: torch.Tensor, v: torch.Tensor, position: int
@@ -66,11 +72,11 @@ class KVCache:
 
         The window ``(B, kernel_size, C)`` holds the inputs of the causal
         convolution (the last ``kernel_size - 1`` inputs, then its own); key
-        and value are ``(B, H, D)``.
+        and value are ``(D, H, B)``.
         """
         self.left = window[:, 1:]
-        self.k[position - self.start] = k.permute(2, 0, 1)
-        self.v[position - self.start] = v.permute(2, 0, 1)
+        self.k[position - self.start] = k
+        self.v[position - self.start] = v
 
     def extend(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, position: int):
         """Record ``m`` positions from ``position`` on (as ``m`` :meth:`append`).
@@ -80,14 +86,14 @@ class KVCache:
         m = x.shape[1]
         self.left = torch.cat([self.left, x], dim=1)[:, m:]
         at = position - self.start
-        self.k[at : at + m] = k.permute(2, 3, 0, 1)
-        self.v[at : at + m] = v.permute(2, 3, 0, 1)
+        self.k[at : at + m] = k.permute(2, 3, 1, 0)
+        self.v[at : at + m] = v.permute(2, 3, 1, 0)
 
     def attend(self, q: torch.Tensor, pattern: AttentionPattern, position: int):
-        """Attention of decoded ``position`` (query ``(B, H, D)``) over its row.
+        """Attention of decoded ``position`` (query ``(D, H, B)``) over its row.
 
         Reads only the K positions of the pattern row: O(B*H*K*D). Returns
-        ``(B, H, D)``.
+        ``(D, H, B)``.
         """
         if pattern.is_full:
             idx = torch.arange(position + 1)
@@ -96,26 +102,25 @@ class KVCache:
             idx = (pos - pattern.offsets)[pattern.valid_for(pos)[0]]
         own = (idx[idx >= self.start] - self.start).tolist()
         pre = idx[idx < self.start].to(q.device)
-        B, H, D = q.shape
+        D, H, B = q.shape
         S, g, n_pre = B // self.group, self.group, len(pre)
-        scores = q.new_empty(n_pre + len(own), B, H)
-        if n_pre:  # (S, H, g, D) queries @ (S, H, D, n_pre) keys, per series
-            by_series = q.view(S, g, H, D).transpose(1, 2)
-            keys = self.prefix_k.index_select(2, pre).transpose(-1, -2)
-            pre_scores = torch.matmul(by_series, keys)  # (S, H, g, n_pre)
-            scores[:n_pre] = pre_scores.permute(3, 0, 2, 1).reshape(n_pre, B, H)
-        q_rows = q.permute(2, 0, 1).contiguous()  # (D, B, H), as the own keys
+        scores = q.new_empty(n_pre + len(own), H, B)
+        if n_pre:  # the prefix keys of each row's series, broadcast over its rows
+            keys = self.prefix_k.index_select(0, pre).unsqueeze(-1)  # (n, D, H, S, 1)
+            by_series = q.view(1, D, H, S, g)
+            scores[:n_pre] = (keys * by_series).sum(1).view(n_pre, H, B)
         for i, j in enumerate(own, start=n_pre):
-            torch.sum(self.k[j] * q_rows, 0, out=scores[i])
-        w = torch.softmax(scores.mul_(1.0 / math.sqrt(D)), dim=0)  # (K, B, H)
-        out = self.v[own[0]] * w[n_pre]  # (D, B, H)
+            torch.sum(self.k[j] * q, 0, out=scores[i])
+        w = torch.softmax(scores.mul_(1.0 / math.sqrt(D)), dim=0)  # (K, H, B)
+        out = self.v[own[0]] * w[n_pre]  # (D, H, B)
         for i, j in enumerate(own[1:], start=n_pre + 1):
             out.addcmul_(self.v[j], w[i])
-        out = out.permute(1, 2, 0)  # (B, H, D)
-        if n_pre:  # (S, H, g, n_pre) weights @ (S, H, n_pre, D) values
-            w_pre = w[:n_pre].view(n_pre, S, g, H).permute(1, 3, 2, 0)
-            mixed = torch.matmul(w_pre, self.prefix_v.index_select(2, pre))
-            out = out + mixed.transpose(1, 2).reshape(B, H, D)
+        if n_pre:  # prefix values weighted per row
+            values = self.prefix_v.index_select(0, pre)  # (n, D, H, S)
+            w_pre = w[:n_pre].view(n_pre, 1, H, S, g)
+            by_series = out.view(D, H, S, g)
+            for i in range(n_pre):
+                by_series.addcmul_(values[i].unsqueeze(-1), w_pre[i])
         return out
 
 
@@ -243,9 +248,9 @@ def decode_positions(
             a = block.ln_1(h)
             q, k, v = attn.project(a, left=cache.left)  # (B, H, m, D)
             cache.extend(a, k, v, position)
-            q = q.permute(2, 0, 1, 3).contiguous()  # one query per position
+            q = q.permute(2, 3, 1, 0).contiguous()  # (m, D, H, B): one per position
             y = [cache.attend(q_i, pattern, position + i) for i, q_i in enumerate(q)]
-            h = h + attn.merge(torch.stack(y, 2))
+            h = h + attn.merge(torch.stack(y).permute(3, 2, 0, 1))  # (B, H, m, D)
             h = h + block.mlp(block.ln_2(h))
     return network.output(h, x)
 
@@ -265,15 +270,33 @@ def _attention_step(
     position: int,
     cache: KVCache,
 ) -> torch.Tensor:
-    """Convolutional self-attention of one position ``(B, 1, C)``."""
+    """Convolutional self-attention of one position ``(B, 1, C)``.
+
+    The projections are computed rows-last, ``W @ inputs^T``, with their
+    output features ordered ``(D, H)``: queries, keys and values come out
+    ``(D, H, B)``, the layout of the cache, without a transposed copy.
+    """
     B, _, C = x.shape
     H = attn.n_heads
+    D = C // H
     window = torch.cat([cache.left, x], dim=1)  # (B, kernel_size, C)
-    # the convolution at one position is a linear map of its window
-    weight = attn.query_key.weight.transpose(1, 2).reshape(2 * C, -1)
-    qk = F.linear(window.reshape(B, -1), weight, attn.query_key.bias)
-    q, k = qk.view(B, 2, H, C // H).unbind(1)
-    v = attn.value(x[:, 0]).view(B, H, C // H)
-    cache.append(window, k, v, position)
-    y = cache.attend(q, pattern, position).reshape(B, 1, C)
-    return attn.resid_dropout(attn.proj(y))
+    # the convolution at one position is a linear map of its window; output
+    # features (H, D) reordered (D, H) by permuting the weights' rows
+    conv = attn.query_key
+    w_qk = _rows_dh(conv.weight.transpose(1, 2).reshape(2 * C, -1), 2, H, D)
+    b_qk = _rows_dh(conv.bias.unsqueeze(1), 2, H, D)
+    qk = torch.addmm(b_qk, w_qk, window.reshape(B, -1).T).view(2, D, H, B)
+    w_v = _rows_dh(attn.value.weight, 1, H, D)
+    b_v = _rows_dh(attn.value.bias.unsqueeze(1), 1, H, D)
+    v = torch.addmm(b_v, w_v, x[:, 0].T).view(D, H, B)
+    cache.append(window, qk[1], v, position)
+    y = cache.attend(qk[0], pattern, position).view(C, B)  # features (D, H)
+    # the output projection's columns in the same (D, H) order
+    w_p = attn.proj.weight.view(C, H, D).transpose(1, 2).reshape(C, C)
+    out = F.linear(y.T, w_p, attn.proj.bias)
+    return attn.resid_dropout(out).unsqueeze(1)
+
+
+def _rows_dh(w: torch.Tensor, n: int, H: int, D: int) -> torch.Tensor:
+    """Rows of ``w`` ordered ``(n, H, D)`` reordered ``(n, D, H)``."""
+    return w.view(n, H, D, -1).transpose(1, 2).reshape(n * H * D, -1)
