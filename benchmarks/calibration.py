@@ -7,7 +7,9 @@ widening switched off, it forecasts (a) its own validation windows, the 48
 points before the end of what it was fitted on, on which the factors are
 sized, and (b) the held-out last 48 points, on which each variant is scored:
 widening factors per step matched to the central intervals of each set of
-levels in :data:`VARIANTS`. The test split is never read.
+levels in :data:`VARIANTS`, and "per level": a factor of its own for each
+level of :data:`PER_LEVEL`, interpolated between them by each path's rank
+(:func:`widen_per_level`). The test split is never read.
 
 Usage::
 
@@ -35,6 +37,49 @@ VARIANTS = {
     "90-98%": (0.9, 0.95, 0.98),
     "95-98%": (0.95, 0.98),
 }
+#: one factor per level and step group, each level's interval matched alone
+PER_LEVEL = (0.5, 0.8, 0.95, 0.98)
+
+
+def level_factors(paths, target, observed, levels=PER_LEVEL) -> np.ndarray:
+    """Factors ``(len(levels), P)``: per step group, one matching each level."""
+    from sktime_logsparse._calibration import (
+        MIN_POINTS,
+        best_factor,
+        point_needs,
+        step_groups,
+    )
+
+    need, ok = point_needs(paths, target, observed, levels)
+    out = np.ones((len(levels), ok.shape[1]))
+    for group in step_groups(ok.sum(0), MIN_POINTS):
+        sub = need[:, :, group][:, ok[:, group]]
+        for i, level in enumerate(levels):
+            out[i, group] = best_factor(sub[i : i + 1], (level,))
+    return out
+
+
+def widen_per_level(paths: np.ndarray, factors: np.ndarray, levels=PER_LEVEL):
+    """Paths ``(S, n, H)`` widened about their median by a factor per level.
+
+    A path of rank ``r`` at a step lies at the central level
+    ``|2 (r + 0.5) / n - 1|``; its deviation from the median is scaled by the
+    factors interpolated at that level (the outermost beyond the knots), and
+    the deviations are kept monotone in rank, so that paths keep their order.
+    """
+    n = paths.shape[1]
+    order = np.argsort(paths, axis=1, kind="stable")
+    ranked = np.take_along_axis(paths, order, axis=1)
+    median = np.median(paths, axis=1, keepdims=True)
+    central = np.abs(2 * (np.arange(n) + 0.5) / n - 1)
+    scale = np.stack([np.interp(central, levels, f) for f in factors.T], -1)
+    moved = median + (ranked - median) * scale
+    half = n // 2
+    upper = np.maximum.accumulate(moved[:, half:], axis=1)
+    lower = np.minimum.accumulate(moved[:, :half][:, ::-1], axis=1)[:, ::-1]
+    out = np.empty_like(paths)
+    np.put_along_axis(out, order, np.concatenate([lower, upper], axis=1), axis=1)
+    return out
 
 
 def validation_paths(forecaster, n: int = 100):
@@ -113,6 +158,13 @@ def main(argv=None) -> dict:
         row["mean_factor"] = 1.0 if factors is None else float(factors.mean())
         result["variants"][name] = row
         print(name, {k: round(v, 4) for k, v in row.items()}, flush=True)
+    factors = level_factors(paths, target, observed)
+    row = score(widen_per_level(held_out, factors), y, history)
+    row["mean_factor"] = float(factors.mean())
+    means = factors.mean(1).tolist()
+    row["level_factors"] = dict(zip(map(str, PER_LEVEL), means, strict=True))
+    result["variants"]["per level"] = row
+    print("per level", row, flush=True)
     R.write_json(R.results_path("calibration"), result)
     return result
 
