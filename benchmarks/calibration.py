@@ -43,20 +43,16 @@ PER_LEVEL = (0.5, 0.8, 0.95, 0.98)
 
 def level_factors(paths, target, observed, levels=PER_LEVEL) -> np.ndarray:
     """Factors ``(len(levels), P)``: per step group, one matching each level."""
-    from sktime_logsparse._calibration import (
-        MIN_POINTS,
-        best_factor,
-        point_needs,
-        step_groups,
-    )
+    from sktime_logsparse._calibration import point_needs, pooled_factors
 
     need, ok = point_needs(paths, target, observed, levels)
-    out = np.ones((len(levels), ok.shape[1]))
-    for group in step_groups(ok.sum(0), MIN_POINTS):
-        sub = need[:, :, group][:, ok[:, group]]
-        for i, level in enumerate(levels):
-            out[i, group] = best_factor(sub[i : i + 1], (level,))
-    return out
+    alone = [need[i : i + 1] for i in range(len(levels))]  # each level's own
+    return np.stack(
+        [
+            pooled_factors(n, ok, levels=(lv,))
+            for n, lv in zip(alone, levels, strict=True)
+        ]
+    )
 
 
 def widen_per_level(paths: np.ndarray, factors: np.ndarray, levels=PER_LEVEL):

@@ -14,6 +14,7 @@ over the whole sequence.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -42,8 +43,16 @@ class KVCache:
     over the ``group`` rows of each prefix row as ``(D, H, S, 1)``.
     """
 
-    def fill(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kernel_size: int):
-        """Store a prefill: inputs ``(S, L, C)``, keys and values ``(S, H, L, D)``."""
+    def fill(
+        self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn: ConvSelfAttention
+    ):
+        """Store a prefill of ``attn``: inputs, keys and values.
+
+        Inputs are ``(S, L, C)``, keys and values ``(S, H, L, D)``; the layer's
+        projections are kept as the decoding steps use them (:class:`_StepWeights`).
+        """
+        kernel_size = attn.kernel_size
+        self.weights = _StepWeights.of(attn)
         self.start, self.group = x.shape[1], 1
         left = x[:, max(0, x.shape[1] - (kernel_size - 1)) :]
         self.left = F.pad(left, (0, 0, kernel_size - 1 - left.shape[1], 0))
@@ -164,7 +173,7 @@ def prefill(
             attn = block.attn
             a = block.ln_1(h)
             q, k, v = attn.project(a)
-            cache.fill(a, k, v, attn.kernel_size)
+            cache.fill(a, k, v, attn)
             h = h + attn.merge(sparse_attention(q, k, v, pattern))
             h = h + block.mlp(block.ln_2(h))
     remaining = network.config.max_length - L if steps is None else steps
@@ -277,26 +286,45 @@ def _attention_step(
     ``(D, H, B)``, the layout of the cache, without a transposed copy.
     """
     B, _, C = x.shape
-    H = attn.n_heads
-    D = C // H
+    D, H = C // attn.n_heads, attn.n_heads
+    w = cache.weights
     window = torch.cat([cache.left, x], dim=1)  # (B, kernel_size, C)
-    # the convolution at one position is a linear map of its window; output
-    # features (H, D) reordered (D, H) by permuting the weights' rows
-    conv = attn.query_key
-    w_qk = _rows_dh(conv.weight.transpose(1, 2).reshape(2 * C, -1), 2, H, D)
-    b_qk = _rows_dh(conv.bias.unsqueeze(1), 2, H, D)
-    qk = torch.addmm(b_qk, w_qk, window.reshape(B, -1).T).view(2, D, H, B)
-    w_v = _rows_dh(attn.value.weight, 1, H, D)
-    b_v = _rows_dh(attn.value.bias.unsqueeze(1), 1, H, D)
-    v = torch.addmm(b_v, w_v, x[:, 0].T).view(D, H, B)
+    # the convolution at one position is a linear map of its window
+    qk = torch.addmm(w.qk_bias, w.qk, window.reshape(B, -1).T).view(2, D, H, B)
+    v = torch.addmm(w.value_bias, w.value, x[:, 0].T).view(D, H, B)
     cache.append(window, qk[1], v, position)
     y = cache.attend(qk[0], pattern, position).view(C, B)  # features (D, H)
-    # the output projection's columns in the same (D, H) order
-    w_p = attn.proj.weight.view(C, H, D).transpose(1, 2).reshape(C, C)
-    out = F.linear(y.T, w_p, attn.proj.bias)
+    out = F.linear(y.T, w.proj, attn.proj.bias)
     return attn.resid_dropout(out).unsqueeze(1)
 
 
-def _rows_dh(w: torch.Tensor, n: int, H: int, D: int) -> torch.Tensor:
-    """Rows of ``w`` ordered ``(n, H, D)`` reordered ``(n, D, H)``."""
-    return w.view(n, H, D, -1).transpose(1, 2).reshape(n * H * D, -1)
+class _StepWeights(NamedTuple):
+    """A layer's projections for one decoding step, output features ``(D, H)``.
+
+    The rows of the query/key convolution (as a linear map of the window) and
+    of the value projection, and the columns of the output projection, are
+    reordered from ``(H, D)`` to ``(D, H)`` once per prefill, so that a step
+    computes ``W @ inputs^T`` straight into the cache's ``(D, H, B)`` layout.
+    """
+
+    qk: torch.Tensor
+    qk_bias: torch.Tensor
+    value: torch.Tensor
+    value_bias: torch.Tensor
+    proj: torch.Tensor
+
+    @classmethod
+    def of(cls, attn: ConvSelfAttention) -> _StepWeights:
+        conv, C, H = attn.query_key, attn.value.in_features, attn.n_heads
+        D = C // H
+
+        def rows(w: torch.Tensor, n: int) -> torch.Tensor:  # (n, H, D) -> (n, D, H)
+            return w.reshape(n, H, D, -1).transpose(1, 2).reshape(n * C, -1)
+
+        return cls(
+            qk=rows(conv.weight.transpose(1, 2).reshape(2 * C, -1), 2),
+            qk_bias=rows(conv.bias.unsqueeze(1), 2),
+            value=rows(attn.value.weight, 1),
+            value_bias=rows(attn.value.bias.unsqueeze(1), 1),
+            proj=attn.proj.weight.view(C, H, D).transpose(1, 2).reshape(C, C),
+        )
