@@ -19,6 +19,8 @@ from ._calendar import _CYCLES
 _ONE_DAY = pd.Timedelta(days=1)
 # mean Gregorian month, to count the months of a calendar offset
 _MONTH = pd.Timedelta(days=365.2425 / 12)
+#: calendar offsets tried on an index too short for ``pd.infer_freq``
+_CALENDAR_ANCHORS = ("MS", "ME", "QS", "QE", "YS", "YE")
 # longest sub-daily season (5-minute data over a day)
 _MAX_SUBDAILY_SEASON = 288
 
@@ -104,6 +106,13 @@ def _infer_datetime_freq(index: pd.DatetimeIndex) -> pd.DateOffset:
         for code, _ in found.most_common():
             candidate = to_offset(code)
             if index[first] + candidate == index[first + 1]:
+                return candidate
+    elif step >= pd.Timedelta(days=28):
+        # too few points for infer_freq: month, quarter or year anchors that
+        # take every step (2020-01-01, 2020-02-01 is month starts, not 31 days)
+        for code in _CALENDAR_ANCHORS:
+            candidate = to_offset(code)
+            if (index[:-1] + candidate).equals(index[1:]):
                 return candidate
     return _timedelta_offset(step)
 

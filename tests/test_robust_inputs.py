@@ -250,3 +250,21 @@ def test_instance_of_another_frequency_warns_and_works():
     # on the hourly grid: the daily instance is forecast one hour after its end
     end = daily.index[-1]
     assert list(pred.loc["daily"].index) == [end + pd.Timedelta(hours=1)]
+
+
+def test_two_point_month_start_series_forecast_month_starts():
+    # too short for pd.infer_freq: 2020-02-01 -> 2020-03-01 is a month start
+    # step, not 29 (or, from another series, 31) days
+    index = pd.MultiIndex.from_tuples(
+        [
+            ("s0", pd.Timestamp("2020-01-01")),
+            ("s0", pd.Timestamp("2020-02-01")),
+            ("s1", pd.Timestamp("2020-02-01")),
+            ("s1", pd.Timestamp("2020-03-01")),
+        ],
+        names=["instance", "time"],
+    )
+    y = pd.DataFrame({"y": [0.1, -0.1, -0.5, 0.4]}, index=index)
+    f = LogSparseTransformerForecaster(**SHARED).fit(y, fh=[1])
+    times = f.predict().index.get_level_values(-1)
+    assert list(times) == [pd.Timestamp("2020-03-01"), pd.Timestamp("2020-04-01")]
