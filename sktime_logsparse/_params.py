@@ -41,6 +41,7 @@ TRAINER_KWARGS: dict[str, Any] = {
     "shard_series": False,
     "micro_batch_size": None,
     "precision": "32",
+    "ema_decay": 0.99,
 }
 #: share of training windows that see no series id (learns the unknown id)
 ID_DROPOUT = 0.1
@@ -92,6 +93,7 @@ class Settings:
     shard_series: bool
     micro_batch_size: int | None
     precision: str
+    ema_decay: float | None
 
     @property
     def likelihood_(self) -> Likelihood:
@@ -134,6 +136,7 @@ class Settings:
             verbose=self.verbose,
             shard_series=self.shard_series,
             micro_batch_size=self.micro_batch_size,
+            ema_decay=self.ema_decay,
         )
 
 
@@ -230,6 +233,8 @@ def _check(v: dict) -> None:
     _check_float(v, "dropout", 0.0, 1.0, upper_open=True)
     _check_float(v, "learning_rate", 0.0, math.inf, lower_open=True)
     _check_float(v, "weight_decay", 0.0, math.inf)
+    if v["ema_decay"] is not None:
+        _check_float(v, "ema_decay", 0.0, 1.0, upper_open=True)
     for name in ("gradient_clip", "max_fit_seconds"):
         if v[name] is not None:
             _check_float(v, name, 0.0, math.inf, lower_open=True)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ._averaging import averaged_weights
 from ._distributed import SINGLE, Ranks, join
 from ._early_stopping import (
     SCORES,
@@ -66,7 +67,9 @@ class TrainConfig:
     ``shard_series``: each rank trains on its series (:mod:`._distributed`);
     ``micro_batch_size`` windows go through one forward/backward pass, their
     gradients accumulated over the batch (None: the whole batch; see
-    :func:`._memory.micro_batch_size`).
+    :func:`._memory.micro_batch_size`); ``ema_decay``: the weights scored,
+    kept and returned are a moving average of the steps' (None: the last
+    step's; see :mod:`._averaging`).
     """
 
     max_epochs: int
@@ -88,6 +91,7 @@ class TrainConfig:
     verbose: bool
     shard_series: bool
     micro_batch_size: int | None = None
+    ema_decay: float | None = None
 
 
 @dataclass
@@ -207,6 +211,9 @@ def train(
     calibration = 0.0
     if scored is not None and config.validation_metric == "crps":
         calibration = config.calibration_samples / config.validation_samples
+    # scored, kept and forecast with: the moving average of the weights
+    averaged = averaged_weights(network, config.ema_decay)
+    kept = network if averaged is None else averaged.module
     epochs = ranks.progress(config.max_epochs, config.verbose)  # rank 0's bar
     model = ranks.wrap(network)  # DistributedDataParallel on several ranks
     with GracefulInterrupt() as interrupt:
@@ -221,6 +228,7 @@ def train(
                 trained,
                 generator,
                 _Stop(deadline, watch, interrupt, calibration, ranks),
+                averaged,
             )
             if stop == "diverged":
                 result.stop_reason, cause = stop, "non-finite loss"
@@ -234,7 +242,7 @@ def train(
             train_loss = float(np.mean(losses)) if losses else math.nan
             val_loss = None
             if scored is not None:
-                val_loss = watch.timed(score_fn, network, data, scored, layout, config)
+                val_loss = watch.timed(score_fn, kept, data, scored, layout, config)
             # every decision below is rank 0's: its numbers, any rank's Ctrl-C
             train_loss, interrupted = ranks.agree(train_loss, interrupt.requested)
             score = val_loss if val_loss is not None else train_loss
@@ -258,7 +266,7 @@ def train(
                 train=f"{train_loss:.4f}",
                 val=f"{val_loss:.4f}" if val_loss is not None else "-",
             )
-            stopper.update(network, epoch, score)
+            stopper.update(kept, epoch, score)
             if stop is not None or interrupted:
                 result.stop_reason = stop or "interrupted"
                 break
@@ -356,6 +364,7 @@ def _run_epoch(
     trained: list[torch.nn.Parameter],
     generator: torch.Generator,
     stop: _Stop,
+    averaged=None,
 ) -> tuple[list[float], str | None]:
     """One epoch of gradient steps: the losses, and why it stopped early if so.
 
@@ -398,6 +407,8 @@ def _run_epoch(
         if config.gradient_clip:
             torch.nn.utils.clip_grad_norm_(trained, config.gradient_clip)
         optimizer.step()
+        if averaged is not None:
+            averaged.update_parameters(network)
         losses.append(value)
         if watch.start_loss is None:
             watch.start_loss, _ = ranks.agree(losses[0])  # rank 0's, on every rank

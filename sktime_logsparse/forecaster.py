@@ -140,7 +140,9 @@ class LogSparseTransformerForecaster(BaseForecaster):
         contexts; gradients are accumulated over the batch either way),
         ``precision`` ("32", or "bf16-mixed": the network computes in
         bfloat16 under autocast in fit and predict, weights and likelihood
-        in float32; for GPUs and CPUs with bfloat16 units).
+        in float32; for GPUs and CPUs with bfloat16 units), ``ema_decay``
+        (0.99: the weights scored, kept and forecast with are a moving
+        average of the gradient steps' weights; None: the last step's).
 
     Attributes
     ----------

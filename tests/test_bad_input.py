@@ -438,6 +438,16 @@ PARAM_CASES = {
         ValueError,
         "trainer_kwargs['weight_decay'] must be",
     ),
+    "ema_decay_one": (
+        {"trainer_kwargs": {"ema_decay": 1.0}},
+        ValueError,
+        "trainer_kwargs['ema_decay'] must be in [0.0, 1.0)",
+    ),
+    "ema_decay_string": (
+        {"trainer_kwargs": {"ema_decay": "0.99"}},
+        TypeError,
+        "trainer_kwargs['ema_decay'] must be a number",
+    ),
     "gradient_clip_zero": (
         {"trainer_kwargs": {"gradient_clip": 0.0}},
         ValueError,

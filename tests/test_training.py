@@ -1,12 +1,15 @@
 """Windows, scaling and the training loop."""
 
+import dataclasses
 import math
 import warnings
 
 import numpy as np
 import pytest
 import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
+from sktime_logsparse._averaging import averaged_weights
 from sktime_logsparse._early_stopping import evaluate_crps, window_loss
 from sktime_logsparse._linear_ar import fit_skip
 from sktime_logsparse._sampling import SamplerSettings, sample_paths
@@ -263,7 +266,8 @@ def test_keep_initial_weights_when_fine_tuning_only_hurts(make_layout, make_conf
     data, _ = _data([60, 50, 40], pad=8)
     net = _net()
     layout = make_layout(5, 3)
-    good = make_config(max_epochs=8, validation_metric="nll")
+    # the last step's weights: a moving average would dampen the divergence
+    good = make_config(max_epochs=8, validation_metric="nll", ema_decay=None)
     train(net, data, layout, good, torch.Generator().manual_seed(0))
     start = {k: v.clone() for k, v in net.state_dict().items()}
     # a learning rate far too high: every epoch is worse than the start
@@ -273,6 +277,7 @@ def test_keep_initial_weights_when_fine_tuning_only_hurts(make_layout, make_conf
         learning_rate=5.0,
         gradient_clip=None,
         keep_initial=True,
+        ema_decay=None,
     )
     # the rate is so high that the run diverges: the start is kept, with a warning
     with pytest.warns(RuntimeWarning, match="Keeping the weights of the start"):
@@ -392,3 +397,63 @@ def test_micro_batches_take_the_step_of_the_whole_batch(
         train(net, data, make_layout(5, 3), cfg, torch.Generator().manual_seed(0))
         results.append(torch.cat([p.detach().flatten() for p in net.parameters()]))
     torch.testing.assert_close(results[1], results[0], atol=1e-5, rtol=1e-4)
+
+
+def test_moving_average_of_weights_follows_its_recurrence():
+    """``a_0 = w_0``; ``a_n = d_n a_(n-1) + (1 - d_n) w_n``, ``d_n`` warmed up."""
+    net = torch.nn.Linear(2, 1)
+    averaged = averaged_weights(net, 0.9)
+    steps = [torch.full((1, 2), float(v)) for v in (1.0, 5.0, -2.0, 3.0, 0.5, 4.0)]
+    expected = None
+    for n, w in enumerate(steps):
+        with torch.no_grad():
+            net.weight.copy_(w)
+        averaged.update_parameters(net)
+        if expected is None:
+            expected = w.clone()
+        else:  # the n-th update after the first (a copy) decays by min(d, (1+n)/(10+n))
+            d = min(0.9, (1 + n) / (10 + n))
+            expected = d * expected + (1 - d) * w
+    torch.testing.assert_close(averaged.module.weight, expected)
+    assert averaged_weights(net, None) is None
+
+
+def test_training_keeps_the_moving_average_of_step_weights(make_layout, make_config):
+    """One epoch: the weights returned are the average of every step's, by hand."""
+    data, _ = _data([60, 50, 40], pad=8)
+    layout = make_layout(5, 3)
+    config = make_config(
+        validation_metric="nll",
+        max_epochs=1,
+        batch_size=8,
+        windows_per_epoch=48,
+        learning_rate=0.05,
+        ema_decay=None,
+    )
+    seen = []  # the weights after every step, of a run without averaging
+    hook = register_optimizer_step_post_hook(
+        lambda opt, args, kwargs: seen.append(
+            [p.detach().clone() for g in opt.param_groups for p in g["params"]]
+        )
+    )
+    try:
+        plain = _net()
+        train(plain, data, layout, config, torch.Generator().manual_seed(0))
+    finally:
+        hook.remove()
+    decay = 0.8
+    averaged = _net()
+    with_average = dataclasses.replace(config, ema_decay=decay)
+    train(averaged, data, layout, with_average, torch.Generator().manual_seed(0))
+    assert len(seen) == 6
+    expected = seen[0]
+    for n, step in enumerate(seen[1:], start=1):
+        d = min(decay, (1 + n) / (10 + n))
+        expected = [d * a + (1 - d) * w for a, w in zip(expected, step, strict=True)]
+    skip_net = getattr(averaged, "skip", None)
+    skip = set() if skip_net is None else {id(p) for p in skip_net.parameters()}
+    trained = [p for p in averaged.parameters() if id(p) not in skip]
+    for got, want in zip(trained, expected, strict=True):
+        torch.testing.assert_close(got, want)
+    # the last step's weights differ: the average is what was kept
+    assert not torch.equal(trained[0], seen[-1][0])
