@@ -138,11 +138,9 @@ class LogSparseTransformerForecaster(BaseForecaster):
         ``micro_batch_size`` (None: windows per forward/backward pass, the
         whole batch unless its activations would pass 512 MiB, e.g. at long
         contexts; gradients are accumulated over the batch either way),
-        ``precision`` ("32", or "bf16-mixed": the network computes in
-        bfloat16 under autocast in fit and predict, weights and likelihood
-        in float32; for GPUs and CPUs with bfloat16 units), ``ema_decay``
-        (0.99: the weights scored, kept and forecast with are a moving
-        average of the gradient steps' weights; None: the last step's).
+        ``precision`` ("32", or "bf16-mixed": bfloat16 autocast in fit and
+        predict, weights and likelihood in float32), ``ema_decay`` (0.99: keep
+        a moving average of the steps' weights; None: the last step's).
 
     Attributes
     ----------
