@@ -36,12 +36,10 @@ BIG = ("H30", "H39", "H57")
 
 
 def _split():
-    from sktime_logsparse.datasets import HORIZON, load_m4_hourly_split
-    from sktime_logsparse.demo import _hold_out
+    from sktime_logsparse.datasets import HORIZON
+    from sktime_logsparse.demo import demo_data
 
-    y_train, _ = load_m4_hourly_split(series=60)
-    y_train, y_test = _hold_out(y_train, HORIZON)
-    return y_train.sort_index(), y_test.sort_index(), np.arange(1, HORIZON + 1)
+    return (*demo_data(60, "validation"), np.arange(1, HORIZON + 1))
 
 
 def _per_series_pinball(y_test, quantiles) -> dict:
@@ -54,17 +52,11 @@ def _per_series_pinball(y_test, quantiles) -> dict:
 def one(trainer_kwargs: dict, seed: int) -> dict:
     """Fit the demo's forecaster once; its scores on the validation split."""
     warnings.filterwarnings("ignore", category=FutureWarning)
-    from sktime_logsparse import LogSparseTransformerForecaster
-    from sktime_logsparse.demo import ALPHAS, EPOCHS, WINDOWS, _scores
+    from sktime_logsparse.demo import ALPHAS, _scores, demo_forecaster
 
     y_train, y_test, fh = _split()
-    forecaster = LogSparseTransformerForecaster(
-        context_length=168,
-        prediction_length=len(fh),
-        max_epochs=EPOCHS,
-        windows_per_epoch=WINDOWS,
-        random_state=seed,
-        trainer_kwargs=trainer_kwargs or None,
+    forecaster = demo_forecaster(
+        random_state=seed, trainer_kwargs=trainer_kwargs or None
     )
     forecaster.fit(y_train, fh=fh)
     quantiles = forecaster.predict_quantiles(alpha=ALPHAS)

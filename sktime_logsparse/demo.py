@@ -67,6 +67,40 @@ def _hold_out(panel: pd.DataFrame, n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     return groups.head(-n), groups.tail(n)
 
 
+def demo_data(series: int = 60, split: str = "test"):
+    """The demo's panel: training series and the 48 points scored after them.
+
+    ``split="validation"`` scores each training series' last 48 points instead
+    of the M4 test horizon. Both panels are lexsorted (sktime's probabilistic
+    metrics want that).
+    """
+    from .datasets import HORIZON, load_m4_hourly_split
+
+    y_train, y_test = load_m4_hourly_split(series=series)
+    if split == "validation":
+        y_train, y_test = _hold_out(y_train, HORIZON)
+    return y_train.sort_index(), y_test.sort_index()
+
+
+def demo_forecaster(**params):
+    """The demo's forecaster, with ``params`` on top of its settings.
+
+    Defaults but for a week of context, the M4 horizon, the fixed training
+    length and the seed.
+    """
+    from . import LogSparseTransformerForecaster
+    from .datasets import HORIZON
+
+    settings = dict(
+        context_length=168,  # one week
+        prediction_length=HORIZON,
+        max_epochs=EPOCHS,
+        windows_per_epoch=WINDOWS,
+        random_state=0,
+    )
+    return LogSparseTransformerForecaster(**{**settings, **params})
+
+
 def fan_chart(y_train, y_test, quantiles, path: Path, n: int = 4) -> None:
     """Save a fan chart (10-90% band, median) of the first ``n`` series."""
     import matplotlib
@@ -100,8 +134,7 @@ def main(argv: list[str] | None = None) -> dict:
     """Run the demo; returns the scores."""
     from sktime.forecasting.naive import NaiveForecaster
 
-    from . import LogSparseTransformerForecaster
-    from .datasets import HORIZON, load_m4_hourly_split
+    from .datasets import HORIZON
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=60, help="first N M4 series")
@@ -133,18 +166,11 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
-    y_train, y_test = load_m4_hourly_split(series=args.series)
-    if args.split == "validation":  # the training series' last 48 points
-        y_train, y_test = _hold_out(y_train, HORIZON)
-    # sktime's probabilistic metrics want lexsorted panels
-    y_train, y_test = y_train.sort_index(), y_test.sort_index()
+    y_train, y_test = demo_data(args.series, args.split)
     fh = np.arange(1, HORIZON + 1)
-    forecaster = LogSparseTransformerForecaster(
-        context_length=168,  # one week
-        prediction_length=HORIZON,
+    forecaster = demo_forecaster(
         max_epochs=args.epochs,
         windows_per_epoch=args.windows,
-        random_state=0,
         verbose=args.verbose,
         **json.loads(args.config),
     )
