@@ -1,21 +1,26 @@
-"""Which intervals the calibration should match, chosen on the M4 validation split.
+"""How the forecasts are widened, chosen on the M4 validation split over several weeks.
 
 The forecaster of record (``m4_hourly.CONFIG``) is fitted on the M4 Hourly
-training series less their last 48 points (``m4_hourly.load("validation")``),
-or loaded with ``--model`` from a folder saved by an earlier run. With its
-widening switched off, it forecasts (a) its own validation windows, the 48
-points before the end of what it was fitted on, on which the factors are
-sized, and (b) the held-out last 48 points, on which each variant is scored:
-widening factors per step matched to the central intervals of each set of
-levels in :data:`VARIANTS`, and "per level": a factor of its own for each
-level of :data:`PER_LEVEL`, interpolated between them by each path's rank
-(:func:`widen_per_level`). The test split is never read.
+training series less their last ``WEEKS * 48`` points (the test split is never
+read), or loaded with ``--model`` from a folder saved by an earlier run. With
+its widening switched off and its weights fixed, it forecasts every held-out
+48-point range after that: its own validation range (the one the fit holds
+out) and the ``WEEKS - 1`` ranges after it, moved to each origin with
+``update(update_params=False)``. Each variant is sized on one range and scored
+on the next, for every consecutive pair, as the forecaster sizes its factors
+on its validation range and forecasts the range after it; a single pair would
+let one week that happens to be harder or easier than the next decide.
+
+The variants: no widening; one factor per step matched to the central
+intervals of each set of levels in :data:`CENTRAL` (the default before: 95%
+and 98%); one factor per central level of :data:`PER_LEVEL`, interpolated by
+each path's rank (:func:`widen_per_level`); and the package's default, a
+factor per quantile level and tail (``sktime_logsparse._calibration``).
 
 Usage::
 
-    python benchmarks/calibration.py                    # fit, then compare
+    python benchmarks/calibration.py --save-model DIR   # fit, keep the fit
     python benchmarks/calibration.py --model DIR        # a saved fit
-    python benchmarks/calibration.py --save-model DIR   # fit and keep it
 """
 
 from __future__ import annotations
@@ -28,10 +33,12 @@ import _report as R  # benchmarks/_report.py
 import m4_hourly as H  # benchmarks/m4_hourly.py
 import metrics as M  # benchmarks/metrics.py
 import numpy as np
+import pandas as pd
 
-#: the sets of central-interval levels compared (None: no widening)
-VARIANTS = {
-    "none": None,
+#: held-out ranges after the fitted part: ``WEEKS`` pairs of consecutive ones
+WEEKS = 3
+#: one factor per step, matched to the central intervals of these levels
+CENTRAL = {
     "50-95%": (0.5, 0.8, 0.9, 0.95),
     "95%": (0.95,),
     "90-98%": (0.9, 0.95, 0.98),
@@ -39,20 +46,30 @@ VARIANTS = {
 }
 #: one factor per level and step group, each level's interval matched alone
 PER_LEVEL = (0.5, 0.8, 0.95, 0.98)
+#: steps pooled until a group holds this many points (the central variants)
+CENTRAL_POINTS = 200
+#: the quantile levels of the mean quantile loss
+LOSS_LEVELS = tuple(np.round(np.arange(1, 20) / 20, 2))
+
+
+# --------------------------------------------- the earlier, central variants
+
+
+def central_factors(paths, target, observed, levels) -> np.ndarray:
+    """One factor per step group ``(P,)`` matched to the central ``levels``."""
+    from sktime_logsparse._calibration import best_factor, needed_factors, step_groups
+
+    ok = observed & np.isfinite(paths).all(axis=1)
+    need = needed_factors(paths, np.where(ok, target, 0.0), levels)
+    factors = np.ones(ok.shape[1])
+    for group in step_groups(ok.sum(0), CENTRAL_POINTS):
+        factors[group] = best_factor(need[:, :, group][:, ok[:, group]], levels)
+    return factors
 
 
 def level_factors(paths, target, observed, levels=PER_LEVEL) -> np.ndarray:
     """Factors ``(len(levels), P)``: per step group, one matching each level."""
-    from sktime_logsparse._calibration import point_needs, pooled_factors
-
-    need, ok = point_needs(paths, target, observed, levels)
-    alone = [need[i : i + 1] for i in range(len(levels))]  # each level's own
-    return np.stack(
-        [
-            pooled_factors(n, ok, levels=(lv,))
-            for n, lv in zip(alone, levels, strict=True)
-        ]
-    )
+    return np.stack([central_factors(paths, target, observed, (lv,)) for lv in levels])
 
 
 def widen_per_level(paths: np.ndarray, factors: np.ndarray, levels=PER_LEVEL):
@@ -78,6 +95,18 @@ def widen_per_level(paths: np.ndarray, factors: np.ndarray, levels=PER_LEVEL):
     return out
 
 
+# ------------------------------------------------------------------ the runs
+
+
+def cut(panel: pd.DataFrame, points: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every series less its last ``points`` points, and those points."""
+    if points == 0:
+        return panel, panel.iloc[:0]
+    head = panel.groupby(level=0, sort=False).head(-points)
+    tail = panel.groupby(level=0, sort=False).tail(points)
+    return head.sort_index(), tail.sort_index()
+
+
 def validation_paths(forecaster, n: int = 100):
     """Paths, targets and observed flags of the forecaster's validation windows."""
     from sktime_logsparse._arrays import training_arrays
@@ -96,71 +125,96 @@ def validation_paths(forecaster, n: int = 100):
     return validation_arrays(forecaster.model_.network, data, windows, layout, n)
 
 
+def held_out_ranges(forecaster, full: pd.DataFrame, weeks: int) -> list[tuple]:
+    """``(paths, target, observed, history)`` of each held-out range, in order.
+
+    The first is the fit's own validation range (no history: it is only ever
+    sized on); the forecaster is moved on by one range after each forecast.
+    """
+    from sktime.forecasting.base import ForecastingHorizon
+
+    fh = ForecastingHorizon(np.arange(1, H.HORIZON + 1), is_relative=True)
+    out = [(*validation_paths(forecaster), None)]
+    for k in range(weeks, 0, -1):
+        seen, rest = cut(full, k * H.HORIZON)
+        ahead, _ = cut(rest, (k - 1) * H.HORIZON)
+        sampled = forecaster._paths(fh, None)
+        order = sorted(range(len(sampled.keys)), key=lambda i: sampled.keys[i])
+        paths = np.stack([sampled.paths[i][0] for i in order])  # rows as as_matrix
+        y = H.as_matrix(ahead)
+        out.append((paths, y, np.isfinite(y), H.histories(seen)))
+        forecaster.update(ahead, update_params=False)
+    return out
+
+
 def score(paths: np.ndarray, y: np.ndarray, history: list) -> dict:
-    """Coverage, MSIS and rho-risks of paths ``(S, n, 48)`` against ``y``."""
-    q = {a: np.quantile(paths, a, axis=1) for a in (0.025, 0.1, 0.5, 0.9, 0.975)}
+    """Coverage, MSIS, rho-risks and mean quantile loss of paths ``(S, n, 48)``."""
+    q = {a: np.quantile(paths, a, axis=1) for a in {0.025, 0.975, *LOSS_LEVELS}}
     return {
         "coverage80": M.coverage(y, q[0.1], q[0.9]),
         "coverage95": M.coverage(y, q[0.025], q[0.975]),
         "MSIS": M.msis(y, q[0.025], q[0.975], history, H.SEASON),
         "R0.5": M.rho_risk(y, q[0.5], 0.5),
         "R0.9": M.rho_risk(y, q[0.9], 0.9),
+        "quantile_loss": float(np.mean([M.rho_risk(y, q[a], a) for a in LOSS_LEVELS])),
     }
 
 
-def main(argv=None) -> dict:
-    from sktime.forecasting.base import ForecastingHorizon
-
-    from sktime_logsparse import LogSparseTransformerForecaster
+def score_pair(sizing: tuple, scored: tuple) -> dict:
+    """Every variant sized on the range ``sizing`` and scored on ``scored``."""
     from sktime_logsparse._calibration import fit_factors, widen
+
+    paths, target, observed, _ = sizing
+    held, y, _, history = scored
+    rows = {"none": score(held, y, history)}
+    for name, levels in CENTRAL.items():
+        factors = central_factors(paths, target, observed, levels)
+        rows[name] = score(widen(held, factors), y, history)
+    factors = level_factors(paths, target, observed)
+    rows["per level"] = score(widen_per_level(held, factors), y, history)
+    factors = fit_factors(paths, target, observed)
+    rows["per tail"] = score(widen(held, factors), y, history)
+    return rows
+
+
+def main(argv=None) -> dict:
+    from sktime_logsparse import LogSparseTransformerForecaster
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=None, help="a saved fit")
     parser.add_argument("--save-model", type=Path, default=None)
+    parser.add_argument("--weeks", type=int, default=WEEKS)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=FutureWarning)
     import torch
 
     info = R.start_run("calibration.py", threads=torch.get_num_threads())
-    train, test = H.load("validation", None)
+    train, _ = H.load("validation", None)  # the test split is never read
+    fitted, _ = cut(train, args.weeks * H.HORIZON)
     if args.model is not None:
         forecaster = LogSparseTransformerForecaster.load_model(args.model)
     else:
         forecaster = H.make_forecaster({}, None, False)
-        forecaster.fit(train, fh=np.arange(1, H.HORIZON + 1))
+        forecaster.fit(fitted, fh=np.arange(1, H.HORIZON + 1))
         if args.save_model is not None:
             forecaster.save_model(args.save_model)
     forecaster.calibration_ = None  # the network's own spread
-    paths, target, observed = validation_paths(forecaster)
-    fh = ForecastingHorizon(np.arange(1, H.HORIZON + 1), is_relative=True)
-    sampled = forecaster._paths(fh, None)
-    order = sorted(range(len(sampled.keys)), key=lambda i: sampled.keys[i])
-    held_out = np.stack([sampled.paths[i][0] for i in order])  # rows as as_matrix
-    y, history = H.as_matrix(test), H.histories(train)
-    source = "fitted in this run" if args.model is None else "loaded (--model)"
-    result = {**info, "model": source, "variants": {}}
-    # the unwidened intervals on the windows the factors are sized on
-    lo, hi = np.quantile(paths, [[0.1, 0.025], [0.9, 0.975]], axis=1)
-    inside = (lo <= target) & (target <= hi)
-    result["sizing_windows"] = {
-        f"coverage{c}": float(inside[i][observed].mean())
-        for i, c in enumerate((80, 95))
+    ranges = held_out_ranges(forecaster, train, args.weeks)
+    pairs = {
+        f"{k - 1}-{k}": score_pair(ranges[k - 1], ranges[k])
+        for k in range(1, len(ranges))
     }
-    for name, levels in VARIANTS.items():
-        factors = None
-        if levels is not None:
-            factors = fit_factors(paths, target, observed, levels=levels)
-        row = score(widen(held_out, factors), y, history)
-        row["mean_factor"] = 1.0 if factors is None else float(factors.mean())
-        result["variants"][name] = row
-        print(name, {k: round(v, 4) for k, v in row.items()}, flush=True)
-    factors = level_factors(paths, target, observed)
-    row = score(widen_per_level(held_out, factors), y, history)
-    row["mean_factor"] = float(factors.mean())
-    means = factors.mean(1).tolist()
-    row["level_factors"] = dict(zip(map(str, PER_LEVEL), means, strict=True))
-    result["variants"]["per level"] = row
-    print("per level", row, flush=True)
+    names = list(pairs["0-1"])
+    metrics = list(pairs["0-1"]["none"])
+    variants = {
+        name: {m: float(np.mean([p[name][m] for p in pairs.values()])) for m in metrics}
+        for name in names
+    }
+    source = "fitted in this run" if args.model is None else "loaded (--model)"
+    result = {**info, "model": source, "weeks": args.weeks}
+    result.update(variants=variants, pairs=pairs)
+    for name, row in variants.items():
+        print(name, {m: round(v, 4) for m, v in row.items()}, flush=True)
     R.write_json(R.results_path("calibration"), result)
     return result
 

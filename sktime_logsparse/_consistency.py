@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ._calendar import CALENDAR_FEATURES
-from ._calibration import GRID
+from ._calibration import HIGH, KNOTS, LOW
 from ._dataset import FittedPanel, n_covariates
 from ._files import fail
 from ._frequency import _nominal_duration
@@ -170,13 +170,15 @@ class _State:
     def calibration(self, factors: Any) -> None:
         if factors is None:
             return
+        # (P,): one factor per step (files of earlier versions); else per knot
         ok = isinstance(factors, np.ndarray) and factors.dtype == np.float64
-        ok = ok and factors.ndim == 1 and 1 <= factors.size <= MAX_HORIZON
-        low, high = GRID[0], GRID[-1]
-        if not (ok and bool(((factors >= low) & (factors <= high)).all())):
+        ok = ok and (factors.ndim == 1 or factors.shape[:1] == (len(KNOTS),))
+        ok = ok and factors.ndim <= 2 and 1 <= factors.shape[-1] <= MAX_HORIZON
+        if not (ok and bool(((factors >= LOW) & (factors <= HIGH)).all())):
             self.fail(
                 "calibration_",
-                f"must be None or a 1-D float64 array of factors in [{low}, {high}]",
+                f"must be None or a float64 array of factors in [{LOW}, {HIGH}], "
+                f"of shape (steps,) or ({len(KNOTS)}, steps)",
             )
 
     def time_axis(self, axis: Any) -> None:

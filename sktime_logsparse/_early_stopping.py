@@ -22,7 +22,7 @@ import math
 import numpy as np
 import torch
 
-from ._calibration import point_needs, pooled_factors
+from ._calibration import point_ratios, pooled_factors
 from ._distributed import SINGLE, Ranks
 from ._sampling import SamplerSettings, sample_paths
 from ._series import SeriesTensors, WindowIndex, window_batch
@@ -203,15 +203,15 @@ def calibration_factors(
     n: int,
     ranks: Ranks = SINGLE,
 ):
-    """Per-step widening factors of the forecasts (see :mod:`._calibration`).
+    """Widening factors per quantile level and step (see :mod:`._calibration`).
 
     Fitted on ``n`` sampled paths of each validation window; None when there
     are too few validation points. ``ranks`` sample their share of the
     windows and gather what each point needs, so all get the same factors.
     """
     arrays = validation_arrays(network, data, windows, layout, n, ranks)
-    need, ok = zip(*ranks.gather(point_needs(*arrays)), strict=True)
-    return pooled_factors(np.concatenate(need, axis=1), np.concatenate(ok))
+    ratios, need, ok = zip(*ranks.gather(point_ratios(*arrays)), strict=True)
+    return pooled_factors(*(np.concatenate(a, axis=-2) for a in (ratios, need, ok)))
 
 
 SCORES = {"nll": evaluate_nll, "crps": evaluate_crps}

@@ -132,9 +132,9 @@ class LogSparseTransformerForecaster(BaseForecaster):
         forecasts, or "nll"), ``window_sampling`` ("uniform", or "scale" as
         DeepAR), ``lr_schedule`` (None, "cosine" or "plateau"),
         ``update_epochs`` (1: epochs of ``update(update_params=True)``),
-        ``calibration`` ("per_step": after training, forecasts are widened per
-        horizon step to cover the validation range as often as they claim;
-        None: raw model spread), ``shard_series`` (False; see "Scale out"),
+        ``calibration`` ("per_step": after training, each tail of the forecasts
+        is widened per horizon step for its quantiles to hold on the
+        validation range; None: raw model spread), ``shard_series`` (False; see "Scale out"),
         ``micro_batch_size`` (None: windows per forward/backward pass, the
         whole batch unless its activations would pass 512 MiB, e.g. at long
         contexts; gradients are accumulated over the batch either way),
@@ -149,8 +149,8 @@ class LogSparseTransformerForecaster(BaseForecaster):
     training_history_ : list of dict
         Per epoch: ``train_loss``, ``val_loss`` and ``seconds`` since training began.
     calibration_ : np.ndarray or None
-        Per horizon step, the factor widening the forecast spread (None: none;
-        also for files saved before calibration existed).
+        Factors widening the forecast spread, per quantile level and horizon
+        step (None: none; also for files saved before calibration existed).
 
     References
     ----------

@@ -7,12 +7,17 @@ from conftest import TINY, series
 
 from sktime_logsparse import LogSparseTransformerForecaster
 from sktime_logsparse._calibration import (
+    FEW_LEVELS,
     GRID,
-    LEVELS,
+    HIGH,
+    KNOTS,
+    LOW,
+    MIN_POINTS,
     MIN_TOTAL,
     best_factor,
     fit_factors,
     needed_factors,
+    point_ratios,
     step_groups,
     widen,
 )
@@ -24,12 +29,33 @@ def central(paths: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
+def below(paths: np.ndarray, target: np.ndarray, a: float) -> float:
+    """Share of the targets ``(B, P)`` at or below the paths' ``a`` quantile."""
+    return float((target <= np.quantile(paths, a, axis=1)).mean())
+
+
+def test_ratio_tells_where_the_moved_quantile_passes_the_target():
+    rng = np.random.default_rng(0)
+    paths = rng.normal(size=(30, 41, 5)) * rng.uniform(0.5, 2, (30, 1, 5))
+    target = rng.normal(size=(30, 5)) * 1.7
+    ratios, _, ok = point_ratios(paths, target, np.ones((30, 5), bool))
+    assert ok.all()
+    m = np.median(paths, 1)
+    for i, a in enumerate(KNOTS):
+        q = np.quantile(paths, a, axis=1)
+        for s in (0.6, 1.0, 1.3, 2.5):
+            # brute force: the knot's quantile moved by s, against the ratios
+            held = target <= m + s * (q - m)
+            expected = ratios[i] >= s if a < 0.5 else ratios[i] <= s
+            assert np.array_equal(held, expected), (a, s)
+
+
 def test_needed_factor_is_where_the_widened_interval_starts_to_cover():
     rng = np.random.default_rng(0)
     paths = rng.normal(size=(30, 40, 5)) * rng.uniform(0.5, 2, (30, 1, 5))
     target = rng.normal(size=(30, 5)) * 1.7
     need = needed_factors(paths, target)
-    for i, level in enumerate(LEVELS):
+    for i, level in enumerate(FEW_LEVELS):
         for c in (0.6, 1.0, 1.3, 2.5):
             lo, hi = central(widen(paths, np.full(5, c)), level)
             covered = (lo <= target) & (target <= hi)
@@ -37,36 +63,59 @@ def test_needed_factor_is_where_the_widened_interval_starts_to_cover():
             assert np.array_equal(covered, need[i] <= c), (level, c)
 
 
+def test_best_factor_takes_the_middle_of_equally_good_factors():
+    # one point needing factor 1: every factor >= 1 covers it at every level
+    need = np.ones((len(FEW_LEVELS), 1))
+    assert best_factor(need) >= 1.0
+    assert best_factor(np.zeros((len(FEW_LEVELS), 1))) == pytest.approx(
+        GRID[len(GRID) // 2]
+    )
+
+
 def test_step_groups_pool_neighbours_until_enough_points():
-    assert step_groups(np.array([250, 250, 250])) == [
+    assert step_groups(np.array([250, 250, 250]), 200) == [
         slice(0, 1),
         slice(1, 2),
         slice(2, 3),
     ]
     # a short last group joins the one before it
-    assert step_groups(np.full(5, 100)) == [slice(0, 2), slice(2, 5)]
+    assert step_groups(np.full(5, 100), 200) == [slice(0, 2), slice(2, 5)]
     assert step_groups(np.full(4, 10)) == [slice(0, 4)]
 
 
 @pytest.mark.parametrize("truth", [0.5, 1.0, 1.6])
 def test_factors_recover_the_missing_spread(truth):
-    # forecasts N(0, 1) of values N(0, truth^2): with many paths the factor
-    # is about truth
+    # forecasts N(0, 1) of values N(0, truth^2): with many paths every
+    # knot's factor is about truth
     rng = np.random.default_rng(1)
-    B, P = 2000, 3
-    paths = rng.normal(size=(B, 1000, P))
+    B, P = 6000, 3
+    paths = rng.normal(size=(B, 400, P))
     target = rng.normal(size=(B, P)) * truth
     factors = fit_factors(paths, target, np.ones((B, P), bool))
-    assert factors.shape == (P,)
-    np.testing.assert_allclose(factors, truth, rtol=0.06)
+    assert factors.shape == (len(KNOTS), P)
+    np.testing.assert_allclose(factors, truth, rtol=0.08)
     # with 100 paths the outer empirical quantiles fall short of the true
-    # ones, and the factor makes up for that too: the intervals cover as
-    # often as they claim
+    # ones, and the factors make up for that too: the quantiles hold
     paths = paths[:, :100]
     wide = widen(paths, fit_factors(paths, target, np.ones((B, P), bool)))
-    for level in LEVELS:
-        lo, hi = central(wide, level)
-        assert abs(((lo <= target) & (target <= hi)).mean() - level) < 0.01
+    for a in KNOTS:
+        assert abs(below(wide, target, a) - a) < 0.012, a
+
+
+def test_each_tail_gets_its_own_factors():
+    # values spread twice as far below the median as the forecasts, as far
+    # above it: the lower knots get about 2, the upper ones about 1
+    rng = np.random.default_rng(5)
+    paths = rng.normal(size=(3000, 400, 2))
+    z = rng.normal(size=(3000, 2))
+    target = np.where(z < 0, 2 * z, z)
+    factors = fit_factors(paths, target, np.ones((3000, 2), bool))
+    lower = np.array(KNOTS) < 0.5
+    np.testing.assert_allclose(factors[lower], 2.0, rtol=0.1)
+    np.testing.assert_allclose(factors[~lower], 1.0, rtol=0.1)
+    wide = widen(paths, factors)
+    for a in (0.1, 0.25, 0.75, 0.9):
+        assert abs(below(wide, target, a) - a) < 0.015, a
 
 
 def test_factors_differ_per_step_on_a_panel_and_are_shared_on_a_series():
@@ -75,13 +124,21 @@ def test_factors_differ_per_step_on_a_panel_and_are_shared_on_a_series():
     paths = rng.normal(size=(1000, 1000, 4))
     target = rng.normal(size=(1000, 4)) * truth
     np.testing.assert_allclose(
-        fit_factors(paths, target, np.ones((1000, 4), bool)), truth, rtol=0.1
+        fit_factors(paths, target, np.ones((1000, 4), bool)),
+        np.tile(truth, (len(KNOTS), 1)),
+        rtol=0.12,
     )
-    # one series: 48 points, one factor for all steps
+    # one series: 48 points, too few to size the tails apart: one factor
+    # for every knot and step, matched to the central FEW_LEVELS intervals
     paths = rng.normal(size=(1, 100, 48))
     target = rng.normal(size=(1, 48)) * 1.5
     factors = fit_factors(paths, target, np.ones((1, 48), bool))
-    assert len(set(factors.tolist())) == 1
+    assert factors.shape == (len(KNOTS), 48)
+    assert len(set(factors.ravel().tolist())) == 1
+    need = needed_factors(paths, target)[:, 0]
+    assert factors[0, 0] == best_factor(need)
+    assert ((factors >= LOW) & (factors <= HIGH)).all()
+    assert 48 < MIN_POINTS
 
 
 def test_missing_and_too_few_points():
@@ -97,30 +154,55 @@ def test_missing_and_too_few_points():
     a = fit_factors(paths, np.where(observed, target, 1e9), observed)
     b = fit_factors(paths, np.where(observed, target, -1e9), observed)
     np.testing.assert_array_equal(a, b)
-
-
-def test_best_factor_takes_the_middle_of_equally_good_factors():
-    # one point needing factor 1: every factor >= 1 covers it at every level
-    need = np.ones((len(LEVELS), 1))
-    assert best_factor(need) >= 1.0
-    assert best_factor(np.zeros((len(LEVELS), 1))) == pytest.approx(
-        GRID[len(GRID) // 2]
-    )
+    # nor does a window whose paths are not finite
+    paths[1, 3] = np.nan
+    c = fit_factors(paths, target, observed)
+    d = fit_factors(paths[2:], target[2:], observed[2:])
+    np.testing.assert_array_equal(c, d)
 
 
 def test_widen_keeps_median_and_order_and_counts():
     rng = np.random.default_rng(4)
     paths = rng.normal(size=(3, 20, 6))
-    factors = np.array([0.5, 1.0, 2.0])  # steps past 3 use the last factor
+    # one factor per step (files of earlier versions): steps past 3 use the last
+    factors = np.array([0.5, 1.0, 2.0])
     wide = widen(paths, factors)
     np.testing.assert_allclose(np.median(wide, 1), np.median(paths, 1))
     assert np.array_equal(np.argsort(wide, 1), np.argsort(paths, 1))
     dev = wide[:, 0] - np.median(wide, 1)  # n even: no path is a median
     ratio = dev / (paths[:, 0] - np.median(paths, 1))
     np.testing.assert_allclose(ratio, np.tile([0.5, 1, 2, 2, 2, 2], (3, 1)))
+    # the same factor at every knot moves the paths as one factor does
+    same = widen(paths, np.tile(factors, (len(KNOTS), 1)))
+    np.testing.assert_allclose(same, wide)
     counts = widen(np.abs(np.round(paths * 3)), factors, counts=True)
     assert (counts >= 0).all() and np.array_equal(counts, np.round(counts))
     assert widen(paths, None) is paths
+
+
+def test_widen_per_knot_moves_each_tail_and_keeps_the_order():
+    rng = np.random.default_rng(6)
+    paths = rng.normal(size=(2, 101, 3))
+    factors = np.tile(np.array([[3.0, 3.0, 3.0, 1.0, 1.0, 1.0]]).T, (1, 3))
+    wide = widen(paths, factors)
+    m = np.median(paths, 1, keepdims=True)
+    np.testing.assert_allclose(np.median(wide, 1, keepdims=True), m)
+    # each side moves by its own factor: the order is kept exactly
+    assert np.array_equal(np.argsort(wide, 1), np.argsort(paths, 1))
+    ranks = np.argsort(np.argsort(paths, 1), 1)
+    # paths below the median move by 3, above it stay
+    low, high = ranks < 50, ranks > 50
+    np.testing.assert_allclose((wide - m)[low], 3 * (paths - m)[low])
+    np.testing.assert_allclose(wide[high], paths[high])
+    # factors that fall towards the tails: the order is kept all the same
+    falling = np.tile(np.array([[0.3, 1.0, 2.0, 2.0, 1.0, 0.3]]).T, (1, 3))
+    moved = widen(paths, falling)
+    # (and with n even, the median is the mean of two paths: it stays too)
+    even = widen(paths[:, :100], falling)
+    np.testing.assert_allclose(np.median(even, 1), np.median(paths[:, :100], 1))
+    in_order = np.take_along_axis(moved, np.argsort(paths, 1), 1)
+    assert (np.diff(in_order, axis=1) >= 0).all()
+    np.testing.assert_allclose(np.median(moved, 1), np.median(paths, 1))
 
 
 # ------------------------------------------------------------- forecaster
@@ -149,10 +231,19 @@ def fitted():
 
 def test_forecaster_is_calibrated_by_default(fitted):
     f, _ = fitted
-    # 12 series x 4 steps of validation: one factor for all steps
-    assert f.calibration_.shape == (4,)
-    assert len(set(f.calibration_.tolist())) == 1
-    assert GRID[0] <= f.calibration_[0] <= GRID[-1]
+    # 12 series x 4 steps of validation: one set of factors for all steps
+    assert f.calibration_.shape == (len(KNOTS), 4)
+    assert all(len(set(row.tolist())) == 1 for row in f.calibration_)
+    assert ((f.calibration_ >= LOW) & (f.calibration_ <= HIGH)).all()
+
+
+def paths_of(forecaster) -> np.ndarray:
+    """The forecaster's paths ``(series, n, 4)`` at fh 1..4, as every output reads them."""
+    from sktime.forecasting.base import ForecastingHorizon
+
+    fh = ForecastingHorizon([1, 2, 3, 4], is_relative=True)
+    sampled = forecaster._paths(fh, None)
+    return np.stack([sampled.paths[i][0] for i in range(len(sampled.keys))])
 
 
 def test_every_output_comes_from_the_widened_paths(fitted):
@@ -160,20 +251,24 @@ def test_every_output_comes_from_the_widened_paths(fitted):
     raw = f.clone().set_params(trainer_kwargs={"calibration": None})
     raw.fit(fitted[1].groupby(level=0).head(112), fh=[1, 2, 3, 4])
     assert raw.calibration_ is None
-    s = f.calibration_[0]
     # same weights and noise: the widened paths are the raw ones moved
+    wide = paths_of(f)
+    np.testing.assert_allclose(wide, widen(paths_of(raw), f.calibration_), rtol=1e-6)
     med_f, med_r = (x.predict_quantiles(alpha=[0.5]) for x in (f, raw))
     np.testing.assert_allclose(med_f.values, med_r.values)
-    q_f, q_r = (x.predict_quantiles(alpha=[0.1, 0.9]) for x in (f, raw))
-    width_f = q_f.values[:, 1] - q_f.values[:, 0]
-    width_r = q_r.values[:, 1] - q_r.values[:, 0]
-    np.testing.assert_allclose(width_f, s * width_r, rtol=1e-9)
-    np.testing.assert_allclose(f.predict_var().values, s**2 * raw.predict_var().values)
+    q_f = f.predict_quantiles(alpha=[0.1, 0.9])
+    expected = np.quantile(wide, [0.1, 0.9], axis=1)  # (2, series, 4)
+    np.testing.assert_allclose(
+        q_f.values, expected.transpose(1, 2, 0).reshape(-1, 2), rtol=1e-6
+    )
     interval = f.predict_interval(coverage=0.8)
     np.testing.assert_allclose(interval.values, q_f.values)
-    proba_f, proba_r = f.predict_proba(), raw.predict_proba()
+    np.testing.assert_allclose(
+        f.predict_var().values.ravel(), wide.var(axis=1).ravel(), rtol=1e-5
+    )
+    proba_f = f.predict_proba()
     np.testing.assert_allclose(proba_f.mean().values, f.predict().values)
-    np.testing.assert_allclose(proba_f.var().values, s**2 * proba_r.var().values)
+    np.testing.assert_allclose(proba_f.var().values, f.predict_var().values, rtol=1e-6)
 
 
 def test_calibration_after_update_and_save(fitted, tmp_path):
@@ -183,7 +278,7 @@ def test_calibration_after_update_and_save(fitted, tmp_path):
     np.testing.assert_array_equal(kept.calibration_, f.calibration_)
     # an update that trains calibrates again, on the newest points
     g = f.clone().fit(head, fh=[1, 2, 3, 4]).update(new, update_params=True)
-    assert g.calibration_.shape == (4,)
+    assert g.calibration_.shape == (len(KNOTS), 4)
     g.save_model(tmp_path / "m")
     h = LogSparseTransformerForecaster.load_model(tmp_path / "m")
     np.testing.assert_array_equal(h.calibration_, g.calibration_)
@@ -191,7 +286,14 @@ def test_calibration_after_update_and_save(fitted, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "bad", [np.full(4, 100.0), np.zeros(4), np.ones((2, 2)), np.ones(4, np.float32)]
+    "bad",
+    [
+        np.full(4, 100.0),
+        np.zeros(4),
+        np.ones((2, 2)),
+        np.ones((len(KNOTS), 4, 1)),
+        np.ones(4, np.float32),
+    ],
 )
 def test_crafted_factors_are_refused(fitted, tmp_path, bad):
     import json

@@ -3,7 +3,9 @@
 The numbers in ``data/reference_forecasts.json`` were recorded by
 ``python tests/test_reference.py --record`` before the package was laid out
 anew, and are re-recorded only by a change meant to alter them (the latest:
-the weights kept are a moving average of the steps' weights, ``_averaging.py``;
+each tail of the forecasts widened by its own factors, ``_calibration.py``;
+before it, the weights kept are a moving average of the steps' weights,
+``_averaging.py``;
 before it, decoding rows-last, ``nn/_decoding.py``, whose projections add in
 another order: differences of float rounding, 2e-8 relative; before it, calibrated
 intervals, ``_calibration.py``, and a single series holding out several
