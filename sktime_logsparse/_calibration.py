@@ -21,10 +21,11 @@ So the median and the order of the paths stay (the joint paths stay paths),
 and every output (quantiles, intervals, variance, the distribution) comes
 from the same moved paths. Steps are pooled with their neighbours until a
 group holds :data:`MIN_POINTS` observed points (enough for a 2.5% tail), so
-that a large panel gets a set of factors per step or per few steps. A validation range of fewer than
-:data:`MIN_POINTS` points in all (a single series, a small panel) is too
-little to size a 2.5% tail on: there one factor for every knot and step is
-matched to the central 95% and 98% intervals, the earlier default.
+that a large panel gets a set of factors per step or per few steps. A
+validation range of fewer than :data:`MIN_POINTS` points in all (a single
+series, a small panel) is too little to size a 2.5% tail on: there one
+factor for every knot and step is matched to the central 95% and 98%
+intervals, the earlier default.
 
 Chosen on the M4 Hourly validation split over three pairs of consecutive
 held-out weeks (``benchmarks/calibration.py``): against one factor per step

@@ -238,7 +238,7 @@ def test_forecaster_is_calibrated_by_default(fitted):
 
 
 def paths_of(forecaster) -> np.ndarray:
-    """The forecaster's paths ``(series, n, 4)`` at fh 1..4, as every output reads them."""
+    """The paths ``(series, n, 4)`` at fh 1..4 that every output reads."""
     from sktime.forecasting.base import ForecastingHorizon
 
     fh = ForecastingHorizon([1, 2, 3, 4], is_relative=True)
