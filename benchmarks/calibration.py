@@ -52,6 +52,8 @@ CENTRAL = {
 PER_LEVEL = (0.5, 0.8, 0.95, 0.98)
 #: steps pooled until a group holds this many points (the central variants)
 CENTRAL_POINTS = 200
+#: the quantile levels whose share of points below is kept per range, unwidened
+RELIABILITY = (0.025, 0.1, 0.5, 0.9, 0.975)
 #: the quantile levels of the mean quantile loss
 LOSS_LEVELS = tuple(np.round(np.arange(1, 20) / 20, 2))
 
@@ -223,9 +225,17 @@ def main(argv=None) -> dict:
         name: {m: float(np.mean([p[name][m] for p in pairs.values()])) for m in row}
         for name, row in first.items()
     }
+    # the share of points below each unwidened quantile, per held-out range
+    below = {
+        str(k): {
+            str(a): float((y <= np.quantile(p, a, axis=1))[ok].mean())
+            for a in RELIABILITY
+        }
+        for k, (p, y, ok, _) in enumerate(ranges)
+    }
     source = "fitted in this run" if args.model is None else "loaded (--model)"
     result = {**info, "model": source, "weeks": args.weeks}
-    result.update(variants=variants, pairs=pairs)
+    result.update(variants=variants, pairs=pairs, unwidened_below=below)
     for name, row in variants.items():
         print(name, {m: round(v, 4) for m, v in row.items()}, flush=True)
     R.write_json(R.results_path("calibration"), result)

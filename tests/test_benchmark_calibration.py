@@ -38,3 +38,30 @@ def test_level_factors_match_each_level_alone():
     target = 2.0 * rng.normal(size=(400, 1))  # twice as spread
     factors = CB.level_factors(paths, target, np.ones((400, 1), bool))
     np.testing.assert_allclose(factors[:, 0], 2.0, rtol=0.15)
+
+
+def test_cut_splits_every_series_at_its_own_end():
+    import pandas as pd
+
+    idx = pd.MultiIndex.from_tuples(
+        [("a", t) for t in range(5)] + [("b", t) for t in range(3)],
+        names=["id", "time"],
+    )
+    panel = pd.DataFrame({"y": np.arange(8.0)}, index=idx)
+    head, tail = CB.cut(panel, 2)
+    assert head.loc["a"].index.tolist() == [0, 1, 2]
+    assert tail.loc["a"].index.tolist() == [3, 4]
+    assert head.loc["b"].index.tolist() == [0]
+    assert tail.loc["b"].index.tolist() == [1, 2]
+    same, empty = CB.cut(panel, 0)
+    assert same.equals(panel) and empty.empty
+
+
+def test_central_factors_cover_as_claimed_on_the_points_they_are_sized_on():
+    rng = np.random.default_rng(2)
+    paths = rng.normal(size=(500, 100, 2))
+    target = 1.5 * rng.normal(size=(500, 2))
+    factors = CB.central_factors(paths, target, np.ones((500, 2), bool), (0.9,))
+    wide = widen(paths, factors)
+    lo, hi = np.quantile(wide, [0.05, 0.95], axis=1)
+    assert abs(((lo <= target) & (target <= hi)).mean() - 0.9) < 0.01
