@@ -311,3 +311,32 @@ def test_crafted_factors_are_refused(fitted, tmp_path, bad):
     (tmp_path / "m" / "forecaster.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match="calibration_"):
         LogSparseTransformerForecaster.load_model(tmp_path / "m")
+
+
+def test_factors_per_tail_reach_every_output(fitted):
+    # a panel large enough for the tails to be sized apart, stood in for by
+    # factors set by hand: the lower tail widened, the upper one narrowed
+    from copy import deepcopy
+
+    from sktime_logsparse._outputs import PathCache
+
+    f, _ = fitted
+    g = deepcopy(f)
+    g.calibration_ = np.tile(np.array([[2.0, 1.5, 1.2, 1.0, 0.8, 0.7]]).T, (1, 4))
+    g._path_cache = PathCache()
+    raw = deepcopy(f)
+    raw.calibration_ = None
+    raw._path_cache = PathCache()
+    wide = paths_of(g)
+    np.testing.assert_allclose(wide, widen(paths_of(raw), g.calibration_), rtol=1e-6)
+    q = g.predict_quantiles(alpha=[0.05, 0.5, 0.95])
+    m = np.median(wide, axis=1).ravel()
+    np.testing.assert_allclose(q.values[:, 1], m, rtol=1e-6)
+    # the lower tail reaches further below the median than the upper above it
+    assert ((m - q.values[:, 0]) > (q.values[:, 2] - m)).mean() > 0.9
+    interval = g.predict_interval(coverage=0.9)
+    np.testing.assert_allclose(interval.values, q.values[:, [0, 2]])
+    np.testing.assert_allclose(
+        g.predict_var().values.ravel(), wide.var(axis=1).ravel(), rtol=1e-5
+    )
+    np.testing.assert_allclose(g.predict_proba().mean().values, g.predict().values)
