@@ -11,7 +11,8 @@ The forecaster keeps its defaults except for the M4 window (a week of context,
 the 48-hour horizon) and a fixed training length: at most a set number of
 epochs (the default early stopping may end it sooner, after the same epoch on
 every machine), no wall-clock budget, a fixed seed. The printed scores
-therefore do not depend on how fast or how busy the machine is.
+therefore do not depend on how fast or how busy the machine is; another kind
+of CPU rounds floating point differently, and its scores differ slightly.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import pandas as pd
 logger = logging.getLogger(__name__)
 
 ALPHAS = [0.1, 0.5, 0.9]
-#: training length of the demo: fixed, so every machine trains the same model
+#: training length of the demo: fixed, so a fast and a slow machine train alike
 EPOCHS, WINDOWS = 12, 2048
 
 
