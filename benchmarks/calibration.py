@@ -184,12 +184,7 @@ def score_pair(sizing: tuple, scored: tuple) -> dict:
     # the point forecast of the widened paths: their mean moves with the
     # tails, their median does not (``point_forecast``)
     for name, point in (("mean", wide.mean(1)), ("median", np.median(wide, 1))):
-        smape, mase = M.smape(y, point), M.mase(y, point, history, H.SEASON)
-        rows[f"point {name}"] = {
-            "sMAPE": smape,
-            "MASE": mase,
-            "OWA": M.owa(smape, mase),
-        }
+        rows[f"point {name}"] = M.point_scores(y, point, history, H.SEASON)
     return rows
 
 

@@ -136,11 +136,8 @@ def run_model(name: str, forecaster, train, test) -> dict:
     lo80, hi80 = band(0.8)
     lo95, hi95 = band(0.95)
     f = as_matrix(point)
-    smape, mase = M.smape(y, f), M.mase(y, f, hist, SEASON)
     row = {
-        "sMAPE": smape,
-        "MASE": mase,
-        "OWA": M.owa(smape, mase),
+        **M.point_scores(y, f, hist, SEASON),
         "MSIS": M.msis(y, lo95, hi95, hist, SEASON, alpha=0.05),
         "R0.5": M.rho_risk(y, as_matrix(quantiles, (var, 0.5)), 0.5),
         "R0.9": M.rho_risk(y, as_matrix(quantiles, (var, 0.9)), 0.9),

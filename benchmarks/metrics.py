@@ -54,6 +54,16 @@ def owa(smape_value: float, mase_value: float) -> float:
     return 0.5 * (smape_value / NAIVE2_SMAPE + mase_value / NAIVE2_MASE)
 
 
+def point_scores(y: np.ndarray, f: np.ndarray, history: list[np.ndarray], season: int):
+    """sMAPE, MASE and OWA of point forecasts ``f``, as a dict."""
+    smape_value, mase_value = smape(y, f), mase(y, f, history, season)
+    return {
+        "sMAPE": smape_value,
+        "MASE": mase_value,
+        "OWA": owa(smape_value, mase_value),
+    }
+
+
 def msis(
     y: np.ndarray,
     lower: np.ndarray,

@@ -99,11 +99,8 @@ def score(y: np.ndarray, hist: list, m: dict, fit_s: float, predict_s: float):
     """
     bad = {c for c in COLUMNS if not np.isfinite(m[c]).all()}
     m = {c: np.nan_to_num(v) for c, v in m.items()}
-    smape, mase = M.smape(y, m["point"]), M.mase(y, m["point"], hist, H.SEASON)
     row = {
-        "sMAPE": smape,
-        "MASE": mase,
-        "OWA": M.owa(smape, mase),
+        **M.point_scores(y, m["point"], hist, H.SEASON),
         "MSIS": M.msis(y, m["lo95"], m["hi95"], hist, H.SEASON, alpha=0.05),
         "R0.5": M.rho_risk(y, m["q50"], 0.5),
         "R0.9": M.rho_risk(y, m["q90"], 0.9),
