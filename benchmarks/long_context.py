@@ -95,7 +95,7 @@ def worker(spec: dict) -> dict:
     row["fit_peak_gib"] = (R.proc_status("VmHWM") - base) / GIB
     row["fit_total_gib"] = R.proc_status("VmHWM") / GIB
     # the estimate the forecaster checked before the fit, recomputed
-    config = forecaster._settings().train_config(params["max_epochs"], False)
+    config = forecaster._settings().train_config(None)
     estimate = check_fit_memory(forecaster.model_, [length], config)
     row["fit_estimate_gib"] = estimate.total / GIB
     if spec.get("predict"):

@@ -25,7 +25,14 @@ that a large panel gets a set of factors per step or per few steps. A
 validation range of fewer than :data:`MIN_POINTS` points in all (a single
 series, a small panel) is too little to size a 2.5% tail on: there one
 factor for every knot and step is matched to the central 95% and 98%
-intervals, the earlier default.
+intervals, the earlier default. A forecaster fitted for a horizon longer than
+its ``prediction_length`` (a single series fitted with ``fh`` up to a week,
+trained on a day) forecasts its validation windows that far from their
+origins, as far as the held-out range reaches (a single series holds out
+several windows: the earliest reach furthest), and gets factors out to that
+step: with few points, one factor per ``prediction_length`` steps, so that
+the spread past the trained horizon, where the network's own grows too
+slowly, is sized on the steps it is used for.
 
 Chosen on the M4 Hourly validation split over three pairs of consecutive
 held-out weeks (``benchmarks/calibration.py``): against one factor per step
@@ -134,20 +141,33 @@ def pooled_factors(
     ok: np.ndarray,
     min_points: int = MIN_POINTS,
     knots=KNOTS,
+    period: int | None = None,
 ) -> np.ndarray | None:
-    """Factors ``(len(knots), P)`` from :func:`point_ratios`, or None if too few.
+    """Factors ``(len(knots), H)`` from :func:`point_ratios`, or None if too few.
 
     Below the median, ``y <= m + s (q_a - m)`` holds where the ratio is at
     least ``s`` (the deviation is negative), so ``s`` is the ratios' ``1 - a``
     quantile; above it, where the ratio is at most ``s``: their ``a`` quantile.
-    With fewer than ``min_points`` points in all, every knot gets the one
-    factor matched to the central :data:`FEW_LEVELS` intervals.
+    ``period``: the prediction length, when the windows are forecast further
+    (``H`` steps): only their first ``period`` steps are distinct points (the
+    later ones are points of later windows again), and they are counted.
+    With fewer than ``min_points`` of them, every knot gets one factor per
+    ``period`` steps, matched to the central :data:`FEW_LEVELS` intervals of
+    those steps (a span with fewer than :data:`MIN_TOTAL` points keeps the
+    factor of the span before).
     """
-    total = int(ok.sum())
+    total = int(ok[:, :period].sum())
     if total < MIN_TOTAL:
         return None
     if total < min_points:
-        return np.full((len(knots), ok.shape[1]), best_factor(need[:, ok]))
+        period = period or ok.shape[1]
+        factors = np.ones((len(knots), ok.shape[1]))
+        for a in range(0, ok.shape[1], period):
+            span = slice(a, a + period)
+            if a == 0 or ok[:, span].sum() >= MIN_TOTAL:
+                factor = best_factor(need[:, :, span][:, ok[:, span]])
+            factors[:, span] = factor
+        return factors
     factors = np.ones((len(knots), ok.shape[1]))
     for group in step_groups(ok.sum(0), min_points):
         for i, a in enumerate(knots):
@@ -163,8 +183,9 @@ def fit_factors(
     target: np.ndarray,
     observed: np.ndarray,
     min_points: int = MIN_POINTS,
+    period: int | None = None,
 ) -> np.ndarray | None:
-    """Factors ``(len(KNOTS), P)`` from validation paths, or None if too few points.
+    """Factors ``(len(KNOTS), H)`` from validation paths, or None if too few points.
 
     Parameters
     ----------
@@ -175,7 +196,8 @@ def fit_factors(
     observed : np.ndarray
         shape: ``(B, P)``, bool: where ``target`` is observed.
     """
-    return pooled_factors(*point_ratios(paths, target, observed), min_points)
+    ratios = point_ratios(paths, target, observed)
+    return pooled_factors(*ratios, min_points, period=period)
 
 
 def widen(

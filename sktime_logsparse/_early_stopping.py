@@ -21,6 +21,7 @@ import math
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ._calibration import point_ratios, pooled_factors
 from ._distributed import SINGLE, Ranks
@@ -108,38 +109,56 @@ def validation_paths(
     layout: WindowLayout,
     n: int,
     ranks: Ranks = SINGLE,
+    horizon: int | None = None,
 ):
-    """Sampled forecasts of the prediction range of ``windows``, in batches.
+    """Sampled forecasts from the origins of ``windows``, in batches.
 
     Each window draws ``n`` paths from its own fixed seed (its row), so that
     repeated passes differ only by the weights; ``ranks`` each draw their
-    share of the windows. Yields ``(paths, target,
-    observed, scale)``: ``(B, n, P)`` paths, the ``(B, P)`` targets (0 where
-    missing) and where they are observed, and the ``(B,)`` window scales.
+    share of the windows. A window forecasts its prediction range, or with
+    ``horizon`` (longer than ``prediction_length``) that many steps from the
+    same origin, as far as its series goes (in whole prediction lengths: a
+    single series' earlier validation windows reach over the later ones).
+    Yields ``(paths, target, observed, scale, rows)``: ``(B, n, H)`` paths,
+    the ``(B, H)`` targets (0 where missing) and where they are observed, the
+    ``(B,)`` window scales and the windows' rows (windows reaching as far go
+    together); steps a window does not reach are NaN paths, not observed.
     """
     C, P, R = layout.context_length, layout.prediction_length, layout.lead
+    H = max(P, horizon or P)
     # on the CPU, batches of windows decode in threads of one intra-op thread
     # each, as forecasts do (see _sampling.SamplerSettings.workers)
-    cpu = data.z.device.type == "cpu"
-    settings = SamplerSettings(
-        horizon=P, num_samples=n, workers=torch.get_num_threads() if cpu else 1
-    )
+    workers = torch.get_num_threads() if data.z.device.type == "cpu" else 1
     was_training = network.training
     network.eval()
     share, offset = ranks.validation_rows(len(windows))
-    for rows in share.to(data.z.device).split(256):
-        raw, cov = data.windows(windows.ends[rows], C + P, R)
-        ids = data.series_id[windows.series[rows]]
-        scale = build_window(raw, cov, layout).scale
-        gens = [
-            torch.Generator(device=raw.device).manual_seed(int(i) + offset)
-            for i in rows
-        ]
-        paths = sample_paths(network, raw[:, : R + C], cov, ids, layout, settings, gens)
-        target = raw[:, R + C :]
-        observed = ~torch.isnan(target)
-        target = torch.where(observed, target, torch.zeros_like(target))
-        yield paths, target, observed, scale
+    share = share.to(data.z.device)
+    # the steps each window reaches: from its origin to the end of its series
+    last = (data.starts + data.lengths - 1).to(windows.ends.device)
+    reach = last[windows.series[share]] - windows.ends[share] + P
+    reach = reach.clamp(P, H)
+    for h in torch.unique(reach).tolist():
+        settings = SamplerSettings(horizon=h, num_samples=n, workers=workers)
+        for rows in share[reach == h].split(256):
+            ends = windows.ends[rows] + (h - P)
+            raw, cov = data.windows(ends, C + h, R)
+            ids = data.series_id[windows.series[rows]]
+            scale = build_window(raw[:, : R + C + P], cov[:, : C + P], layout).scale
+            gens = [
+                torch.Generator(device=raw.device).manual_seed(int(i) + offset)
+                for i in rows
+            ]
+            paths = sample_paths(
+                network, raw[:, : R + C], cov, ids, layout, settings, gens
+            )
+            target = raw[:, R + C :]
+            observed = ~torch.isnan(target)
+            target = torch.where(observed, target, torch.zeros_like(target))
+            if h < H:  # steps past the end of the series: not scored
+                paths = F.pad(paths, (0, H - h), value=float("nan"))
+                target = F.pad(target, (0, H - h))
+                observed = F.pad(observed, (0, H - h))
+            yield paths, target, observed, scale, rows
     network.train(was_training)
 
 
@@ -160,7 +179,7 @@ def evaluate_crps(
     """
     total, count = 0.0, 0
     n = config.validation_samples
-    for paths, target, observed, scale in validation_paths(
+    for paths, target, observed, scale, _ in validation_paths(
         network, data, windows, layout, n, ranks
     ):
         spread = (paths.unsqueeze(1) - paths.unsqueeze(2)).abs().mean((1, 2))
@@ -179,19 +198,22 @@ def validation_arrays(
     layout: WindowLayout,
     n: int,
     ranks: Ranks = SINGLE,
+    horizon: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`validation_paths` of all windows as numpy: paths, targets, observed.
 
-    With ``ranks``, of this rank's share of the windows (possibly none).
+    With ``ranks``, of this rank's share of the windows (possibly none), in
+    the order of the windows.
     """
-    P = layout.prediction_length
+    H = max(layout.prediction_length, horizon or 0)
     parts = [
-        tuple(t.cpu().double().numpy() for t in batch[:3])
-        for batch in validation_paths(network, data, windows, layout, n, ranks)
+        tuple(t.cpu().double().numpy() for t in (*batch[:3], batch[4]))
+        for batch in validation_paths(network, data, windows, layout, n, ranks, H)
     ]
     if not parts:
-        parts = [(np.zeros((0, n, P)), np.zeros((0, P)), np.zeros((0, P)))]
-    paths, target, observed = (np.concatenate(p) for p in zip(*parts, strict=True))
+        parts = [(np.zeros((0, n, H)), np.zeros((0, H)), np.zeros((0, H)), [])]
+    *arrays, rows = (np.concatenate(p) for p in zip(*parts, strict=True))
+    paths, target, observed = (a[np.argsort(rows, kind="stable")] for a in arrays)
     return paths, target, observed.astype(bool)
 
 
@@ -202,16 +224,20 @@ def calibration_factors(
     layout: WindowLayout,
     n: int,
     ranks: Ranks = SINGLE,
+    horizon: int | None = None,
 ):
     """Widening factors per quantile level and step (see :mod:`._calibration`).
 
-    Fitted on ``n`` sampled paths of each validation window; None when there
-    are too few validation points. ``ranks`` sample their share of the
-    windows and gather what each point needs, so all get the same factors.
+    Fitted on ``n`` sampled paths of each validation window, out to
+    ``horizon`` steps where the held-out range reaches (the horizon asked of
+    the fit, when longer than the prediction length); None when there are
+    too few validation points. ``ranks`` sample their share of the windows
+    and gather what each point needs, so all get the same factors.
     """
-    arrays = validation_arrays(network, data, windows, layout, n, ranks)
+    arrays = validation_arrays(network, data, windows, layout, n, ranks, horizon)
     ratios, need, ok = zip(*ranks.gather(point_ratios(*arrays)), strict=True)
-    return pooled_factors(*(np.concatenate(a, axis=-2) for a in (ratios, need, ok)))
+    pooled = (np.concatenate(a, axis=-2) for a in (ratios, need, ok))
+    return pooled_factors(*pooled, period=layout.prediction_length)
 
 
 SCORES = {"nll": evaluate_nll, "crps": evaluate_crps}

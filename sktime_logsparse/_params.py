@@ -105,13 +105,18 @@ class Settings:
         """``scaling`` with "auto" resolved for the likelihood."""
         return self.likelihood_.resolve_scaling(self.scaling)
 
-    def train_config(self, epochs: int, keep: bool) -> TrainConfig:
-        """Training settings of a run of ``epochs``.
+    def train_config(self, epochs: int | None, fh=None, cutoff=None) -> TrainConfig:
+        """Training settings of a fit (``epochs`` None) or a run of ``epochs``.
 
-        ``keep``: the current weights compete with every epoch and the linear
-        autoregressive term is kept (fine-tuning, update); otherwise it is
-        fitted anew.
+        A run of given ``epochs`` (fine-tuning, update) keeps the current
+        weights competing with every epoch and keeps the linear autoregressive
+        term; a fit trains ``max_epochs`` and fits that term anew. ``fh`` (the
+        forecaster's horizon, with its ``cutoff``): the calibration reaches its
+        farthest step where it can.
         """
+        keep = epochs is not None
+        epochs = self.max_epochs if epochs is None else epochs
+        horizon = None if fh is None else int(max(fh.to_relative(cutoff)))
         return TrainConfig(
             max_epochs=epochs,
             batch_size=self.batch_size,
@@ -130,6 +135,7 @@ class Settings:
             calibration_samples=min(self.num_samples, CALIBRATION_SAMPLES)
             if self.calibration
             else 0,
+            calibration_horizon=horizon,
             id_dropout=ID_DROPOUT,
             keep_initial=keep,
             fit_skip=not keep,

@@ -69,7 +69,9 @@ class TrainConfig:
     gradients accumulated over the batch (None: the whole batch; see
     :func:`._memory.micro_batch_size`); ``ema_decay``: the weights scored,
     kept and returned are a moving average of the steps' (None: the last
-    step's; see :mod:`._averaging`).
+    step's; see :mod:`._averaging`); ``calibration_horizon``: the farthest
+    step the widening is sized for, where the held-out range reaches (None:
+    the prediction length).
     """
 
     max_epochs: int
@@ -92,6 +94,7 @@ class TrainConfig:
     shard_series: bool
     micro_batch_size: int | None = None
     ema_decay: float | None = None
+    calibration_horizon: int | None = None
 
 
 @dataclass
@@ -286,7 +289,9 @@ def train(
     result.best_epoch, result.best_loss = stopper.best_epoch, stopper.best_loss
     if val_w is not None and config.calibration_samples:
         n = config.calibration_samples
-        result.calibration = calibration_factors(network, data, val_w, layout, n, ranks)
+        result.calibration = calibration_factors(
+            network, data, val_w, layout, n, ranks, config.calibration_horizon
+        )
     return result
 
 

@@ -372,8 +372,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
         values, covs = training_arrays(
             self.time_axis_, self.exog_scaler_, panel.instances, panel.factors
         )
-        keep = epochs is not None
-        config = s.train_config(s.max_epochs if epochs is None else epochs, keep)
+        config = s.train_config(epochs, self._fh, self.cutoff)
         seed = seed_for(s.random_state, "train")
         with mixed_precision(model, s.precision):
             result = fit_model(model, values, covs, panel.ids, seed, config)

@@ -48,7 +48,7 @@ def make_config():
     defaults = resolve_params(LogSparseTransformerForecaster().get_params())
 
     def make(**overrides) -> TrainConfig:
-        config = defaults.train_config(defaults.max_epochs, keep=False)
+        config = defaults.train_config(None)
         return dataclasses.replace(config, **overrides)
 
     return make

@@ -141,6 +141,33 @@ def test_factors_differ_per_step_on_a_panel_and_are_shared_on_a_series():
     assert 48 < MIN_POINTS
 
 
+def test_a_series_forecast_past_its_windows_gets_a_factor_per_span():
+    # 9 windows of 4 steps forecast 12 steps: the model's spread falls short
+    # by 1.5x in the windows' own steps, 3x in the next 4, and the last 4
+    # steps are reached by too few windows to be sized: they keep the 3x
+    rng = np.random.default_rng(5)
+    paths = rng.normal(size=(9, 400, 12))
+    observed = np.zeros((9, 12), bool)
+    for j in range(9):
+        observed[j, : min(12, 4 * (j + 1))] = True
+    observed[:, 8:] &= np.arange(9)[:, None] >= 8  # one window reaches past 8
+    target = rng.normal(size=(9, 12)) * np.repeat([1.5, 3.0, 9.0], 4)
+    factors = fit_factors(paths, target, observed, period=4)
+    assert factors.shape == (len(KNOTS), 12)
+    spans = [factors[:, a : a + 4] for a in (0, 4, 8)]
+    assert all(len(set(s.ravel().tolist())) == 1 for s in spans)
+    assert 1.1 < spans[0][0, 0] < 2.2 and 2.2 < spans[1][0, 0] < 4.5
+    assert spans[2][0, 0] == spans[1][0, 0]
+    # only the 36 points of the windows' own steps count towards MIN_POINTS
+    wide = rng.normal(size=(120, 20, 12))
+    many = fit_factors(wide, wide[:, 0] * 2, np.ones((120, 12), bool), period=4)
+    assert 120 * 4 > MIN_POINTS and len(set(many[:, 0].tolist())) > 1
+    few = np.zeros((120, 12), bool)
+    few[:80] = True
+    some = fit_factors(wide, wide[:, 0] * 2, few, period=4)
+    assert 80 * 4 < MIN_POINTS < 80 * 12 and len(set(some[:, 0].tolist())) == 1
+
+
 def test_missing_and_too_few_points():
     rng = np.random.default_rng(3)
     paths = rng.normal(size=(4, 20, 8))
@@ -340,3 +367,38 @@ def test_factors_per_tail_reach_every_output(fitted):
         g.predict_var().values.ravel(), wide.var(axis=1).ravel(), rtol=1e-5
     )
     np.testing.assert_allclose(g.predict_proba().mean().values, g.predict().values)
+
+
+def test_calibration_reaches_the_horizon_of_the_fit():
+    # a single series holds out several windows; fitted for three prediction
+    # lengths, its earlier windows are forecast that far from their origins
+    from sktime_logsparse._arrays import training_arrays
+    from sktime_logsparse._early_stopping import validation_arrays
+    from sktime_logsparse._series import SeriesTensors, make_windows, validation_count
+
+    params = {**TINY, **dict(context_length=24, prediction_length=4, n_threads=1)}
+    y = series(240)
+    f = LogSparseTransformerForecaster(**params).fit(y, fh=range(1, 13))
+    assert f.calibration_.shape == (len(KNOTS), 12)
+    assert LogSparseTransformerForecaster(**params).fit(y).calibration_.shape[1] == 4
+    panel, layout = f._panel, f.model_.layout
+    values, covs = training_arrays(
+        f.time_axis_, f.exog_scaler_, panel.instances, panel.factors
+    )
+    data = SeriesTensors.from_arrays(values, covs, panel.ids, pad=layout.length + 1)
+    k = validation_count(data.lengths, 4)
+    _, windows = make_windows(data, layout, k, "uniform")
+    paths, target, observed = validation_arrays(
+        f.model_.network, data, windows, layout, 5, horizon=12
+    )
+    assert k == 6 and paths.shape == (6, 5, 12)
+    # window j (from the end) starts 4 (j + 1) points before the end: it
+    # reaches min(12, 4 (j + 1)) steps, each the series' own value
+    z = values[0][:, 0] if values[0].ndim == 2 else values[0]
+    for row, end in enumerate(windows.ends.tolist()):
+        origin = end - 3 - int(data.starts[0])
+        reach = min(12, len(z) - origin)
+        assert observed[row].sum() == reach
+        np.testing.assert_allclose(target[row, :reach], z[origin : origin + reach])
+        assert np.isfinite(paths[row, :, :reach]).all()
+        assert np.isnan(paths[row, :, reach:]).all()
