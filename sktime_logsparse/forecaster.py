@@ -133,8 +133,9 @@ class LogSparseTransformerForecaster(BaseForecaster):
         DeepAR), ``lr_schedule`` (None, "cosine" or "plateau"),
         ``update_epochs`` (1: epochs of ``update(update_params=True)``),
         ``calibration`` ("per_step": after training, each tail of the
-        forecasts is widened per horizon step for its quantiles to hold on
-        the validation range; None: raw spread), ``shard_series`` (False;
+        forecasts is widened per horizon step, out to the ``fh`` of ``fit``,
+        for its quantiles to hold on the validation range; None: raw
+        spread), ``shard_series`` (False;
         see "Scale out"), ``micro_batch_size`` (None: windows per pass, the
         whole batch unless its activations would pass 512 MiB, e.g. at long
         contexts; gradients are accumulated over the batch either way),
