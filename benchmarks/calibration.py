@@ -19,7 +19,9 @@ The variants: no widening; one factor per step matched to the central
 intervals of each set of levels in :data:`CENTRAL` (the default before: 95%
 and 98%); one factor per central level of :data:`PER_LEVEL`, interpolated by
 each path's rank (:func:`widen_per_level`); and the package's default, a
-factor per quantile level and tail (``sktime_logsparse._calibration``).
+factor per quantile level and tail (``sktime_logsparse._calibration``), with
+steps pooled until a group holds ``GROUP_POINTS`` points, and as before,
+400 points.
 
 Usage::
 
@@ -178,6 +180,9 @@ def score_pair(sizing: tuple, scored: tuple) -> dict:
         rows[name] = score(widen(held, factors), y, history)
     factors = level_factors(paths, target, observed)
     rows["per level"] = score(widen_per_level(held, factors), y, history)
+    # the default pools steps to GROUP_POINTS points; before, to 400
+    factors = fit_factors(paths, target, observed, group_points=400)
+    rows["per tail, 400 points"] = score(widen(held, factors), y, history)
     factors = fit_factors(paths, target, observed)
     wide = widen(held, factors)
     rows["per tail"] = score(wide, y, history)

@@ -20,8 +20,8 @@ moved paths are kept in the order they had.
 So the median and the order of the paths stay (the joint paths stay paths),
 and every output (quantiles, intervals, variance, the distribution) comes
 from the same moved paths. Steps are pooled with their neighbours until a
-group holds :data:`MIN_POINTS` observed points (enough for a 2.5% tail), so
-that a large panel gets a set of factors per step or per few steps. A
+group holds :data:`GROUP_POINTS` observed points (about 100 beyond each 2.5%
+tail), so that a large panel gets a set of factors per few steps. A
 validation range of fewer than :data:`MIN_POINTS` points in all (a single
 series, a small panel) is too little to size a 2.5% tail on: there one
 factor for every knot and step is matched to the central 95% and 98%
@@ -49,8 +49,11 @@ import numpy as np
 
 #: quantile levels whose factors are sized (below the median: the lower tail)
 KNOTS = (0.025, 0.1, 0.25, 0.75, 0.9, 0.975)
-#: fewest observed validation points behind one set of factors (steps pooled)
+#: fewest observed validation points to size the tails apart
 MIN_POINTS = 400
+#: steps are pooled until a group holds this many points: about 100 beyond
+#: each 2.5% tail, so that the outer factors do not follow a handful of points
+GROUP_POINTS = 4000
 #: fewest observed validation points for any correction at all
 MIN_TOTAL = 24
 #: with fewer points than MIN_POINTS in all: one factor, matched to these
@@ -62,7 +65,7 @@ GRID = np.geomspace(0.25, 8.0, 241)
 LOW, HIGH = float(GRID[0]), float(GRID[-1])
 
 
-def step_groups(counts: np.ndarray, min_points: int = MIN_POINTS) -> list[slice]:
+def step_groups(counts: np.ndarray, min_points: int = GROUP_POINTS) -> list[slice]:
     """Consecutive steps pooled until each group holds ``min_points`` points.
 
     ``counts[h]`` is the number of observed points at step ``h``; a short last
@@ -142,6 +145,7 @@ def pooled_factors(
     min_points: int = MIN_POINTS,
     knots=KNOTS,
     period: int | None = None,
+    group_points: int = GROUP_POINTS,
 ) -> np.ndarray | None:
     """Factors ``(len(knots), H)`` from :func:`point_ratios`, or None if too few.
 
@@ -154,7 +158,8 @@ def pooled_factors(
     With fewer than ``min_points`` of them, every knot gets one factor per
     ``period`` steps, matched to the central :data:`FEW_LEVELS` intervals of
     those steps (a span with fewer than :data:`MIN_TOTAL` points keeps the
-    factor of the span before).
+    factor of the span before). With more, the steps are pooled into groups
+    of ``group_points`` points (:func:`step_groups`), a set of factors each.
     """
     total = int(ok[:, :period].sum())
     if total < MIN_TOTAL:
@@ -169,7 +174,7 @@ def pooled_factors(
             factors[:, span] = factor
         return factors
     factors = np.ones((len(knots), ok.shape[1]))
-    for group in step_groups(ok.sum(0), min_points):
+    for group in step_groups(ok.sum(0), group_points):
         for i, a in enumerate(knots):
             r = ratios[i][:, group][ok[:, group]]
             r = r[np.isfinite(r)]
@@ -184,6 +189,7 @@ def fit_factors(
     observed: np.ndarray,
     min_points: int = MIN_POINTS,
     period: int | None = None,
+    group_points: int = GROUP_POINTS,
 ) -> np.ndarray | None:
     """Factors ``(len(KNOTS), H)`` from validation paths, or None if too few points.
 
@@ -197,7 +203,7 @@ def fit_factors(
         shape: ``(B, P)``, bool: where ``target`` is observed.
     """
     ratios = point_ratios(paths, target, observed)
-    return pooled_factors(*ratios, min_points, period=period)
+    return pooled_factors(*ratios, min_points, period=period, group_points=group_points)
 
 
 def widen(

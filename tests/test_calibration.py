@@ -9,6 +9,7 @@ from sktime_logsparse import LogSparseTransformerForecaster
 from sktime_logsparse._calibration import (
     FEW_LEVELS,
     GRID,
+    GROUP_POINTS,
     HIGH,
     KNOTS,
     LOW,
@@ -123,11 +124,15 @@ def test_factors_differ_per_step_on_a_panel_and_are_shared_on_a_series():
     truth = np.array([0.8, 1.0, 1.5, 2.0])
     paths = rng.normal(size=(1000, 1000, 4))
     target = rng.normal(size=(1000, 4)) * truth
+    observed = np.ones((1000, 4), bool)
     np.testing.assert_allclose(
-        fit_factors(paths, target, np.ones((1000, 4), bool)),
+        fit_factors(paths, target, observed, group_points=1000),
         np.tile(truth, (len(KNOTS), 1)),
         rtol=0.12,
     )
+    # by default, steps are pooled until a group holds GROUP_POINTS points
+    pooled = fit_factors(paths, target, observed)
+    assert GROUP_POINTS == 4000 and len(set(pooled[0].tolist())) == 1
     # one series: 48 points, too few to size the tails apart: one factor
     # for every knot and step, matched to the central FEW_LEVELS intervals
     paths = rng.normal(size=(1, 100, 48))
