@@ -30,9 +30,9 @@ its ``prediction_length`` (a single series fitted with ``fh`` up to a week,
 trained on a day) forecasts its validation windows that far from their
 origins, as far as the held-out range reaches (a single series holds out
 several windows: the earliest reach furthest), and gets factors out to that
-step: with few points, one factor per ``prediction_length`` steps, so that
-the spread past the trained horizon, where the network's own grows too
-slowly, is sized on the steps it is used for.
+step: with few points, one factor per ``prediction_length`` steps (each at
+least the one before), so that the spread past the trained horizon, where
+the network's own grows too slowly, is sized on the steps it is used for.
 
 Chosen on the M4 Hourly validation split over three pairs of consecutive
 held-out weeks (``benchmarks/calibration.py``): against one factor per step
@@ -157,20 +157,23 @@ def pooled_factors(
     later ones are points of later windows again), and they are counted.
     With fewer than ``min_points`` of them, every knot gets one factor per
     ``period`` steps, matched to the central :data:`FEW_LEVELS` intervals of
-    those steps (a span with fewer than :data:`MIN_TOTAL` points keeps the
-    factor of the span before). With more, the steps are pooled into groups
-    of ``group_points`` points (:func:`step_groups`), a set of factors each.
+    those steps, and at least the factor of the span before: the spread the
+    network lacks past its trained horizon does not shrink further out, and
+    fewer windows reach the later spans (a dip is their noise; a span with
+    fewer than :data:`MIN_TOTAL` points keeps the factor before). With more,
+    the steps are pooled into groups of ``group_points`` points
+    (:func:`step_groups`), a set of factors each.
     """
     total = int(ok[:, :period].sum())
     if total < MIN_TOTAL:
         return None
     if total < min_points:
         period = period or ok.shape[1]
-        factors = np.ones((len(knots), ok.shape[1]))
+        factors, factor = np.ones((len(knots), ok.shape[1])), 0.0
         for a in range(0, ok.shape[1], period):
             span = slice(a, a + period)
             if a == 0 or ok[:, span].sum() >= MIN_TOTAL:
-                factor = best_factor(need[:, :, span][:, ok[:, span]])
+                factor = max(factor, best_factor(need[:, :, span][:, ok[:, span]]))
             factors[:, span] = factor
         return factors
     factors = np.ones((len(knots), ok.shape[1]))

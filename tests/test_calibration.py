@@ -163,6 +163,11 @@ def test_a_series_forecast_past_its_windows_gets_a_factor_per_span():
     assert all(len(set(s.ravel().tolist())) == 1 for s in spans)
     assert 1.1 < spans[0][0, 0] < 2.2 and 2.2 < spans[1][0, 0] < 4.5
     assert spans[2][0, 0] == spans[1][0, 0]
+    # a later span that seems to need less keeps the factor before
+    target[:, 8:] /= 6
+    observed[:, 8:] = np.arange(9)[:, None] >= 2
+    dipped = fit_factors(paths, target, observed, period=4)
+    assert dipped[0, 8] == dipped[0, 4] == factors[0, 4]
     # only the 36 points of the windows' own steps count towards MIN_POINTS
     wide = rng.normal(size=(120, 20, 12))
     many = fit_factors(wide, wide[:, 0] * 2, np.ones((120, 12), bool), period=4)
