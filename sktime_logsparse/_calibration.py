@@ -45,6 +45,8 @@ path by the same factor, as they did.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 #: quantile levels whose factors are sized (below the median: the lower tail)
@@ -128,14 +130,30 @@ def best_factor(need: np.ndarray, levels=FEW_LEVELS) -> float:
     """The factor of :data:`GRID` whose coverage is closest to ``levels``.
 
     ``need``: ``(len(levels), N)`` needed factors of N points. Among equally
-    good factors (coverage is a step function) the middle one is taken.
+    good factors (coverage is a step function) the middle one is taken; where
+    they run to the top of the grid (every point covered, levels of 1), the
+    least of them.
     """
     alpha = np.asarray(levels, dtype=np.float64)[:, None]
     ordered = np.sort(need, axis=1)
     covered = np.stack([np.searchsorted(row, GRID, side="right") for row in ordered])
     loss = ((covered / need.shape[1] - alpha) ** 2).sum(0)
     best = np.flatnonzero(loss <= loss.min() + 1e-12)
+    if best[-1] == len(GRID) - 1:  # the last run of them reaches the top
+        breaks = np.flatnonzero(np.diff(best) > 1)
+        return float(GRID[best[breaks[-1] + 1] if len(breaks) else best[0]])
     return float(GRID[best[len(best) // 2]])
+
+
+def conformal_levels(levels, n: int) -> tuple[float, ...]:
+    """Split conformal's finite-sample levels ``ceil((n + 1) l) / n`` (at most 1).
+
+    A factor matched to level ``l`` on ``n`` points covers ``l`` of the next
+    point on average only with the level raised so: by half a percent on 200
+    points, by more on the fewer points of the spans far out (on fewer than
+    ``1 / (1 - l)`` points, every one of them).
+    """
+    return tuple(min(1.0, math.ceil((n + 1) * lv - 1e-9) / n) for lv in levels)
 
 
 def pooled_factors(
@@ -157,10 +175,11 @@ def pooled_factors(
     later ones are points of later windows again), and they are counted.
     With fewer than ``min_points`` of them, every knot gets one factor per
     ``period`` steps, matched to the central :data:`FEW_LEVELS` intervals of
-    those steps, and at least the factor of the span before: the spread the
-    network lacks past its trained horizon does not shrink further out, and
-    fewer windows reach the later spans (a dip is their noise; a span with
-    fewer than :data:`MIN_TOTAL` points keeps the factor before). With more,
+    those steps at the :func:`conformal_levels` of their points, and at
+    least the factor of the span before: the spread the network lacks past
+    its trained horizon does not shrink further out, and fewer windows reach
+    the later spans (a dip is their noise; a span with fewer than
+    :data:`MIN_TOTAL` points keeps the factor before). With more,
     the steps are pooled into groups of ``group_points`` points
     (:func:`step_groups`), a set of factors each.
     """
@@ -172,8 +191,11 @@ def pooled_factors(
         factors, factor = np.ones((len(knots), ok.shape[1])), 0.0
         for a in range(0, ok.shape[1], period):
             span = slice(a, a + period)
-            if a == 0 or ok[:, span].sum() >= MIN_TOTAL:
-                factor = max(factor, best_factor(need[:, :, span][:, ok[:, span]]))
+            n = int(ok[:, span].sum())
+            if a == 0 or n >= MIN_TOTAL:
+                levels = conformal_levels(FEW_LEVELS, n)
+                found = best_factor(need[:, :, span][:, ok[:, span]], levels)
+                factor = max(factor, found)
             factors[:, span] = factor
         return factors
     factors = np.ones((len(knots), ok.shape[1]))
