@@ -3,7 +3,9 @@
 The numbers in ``data/reference_forecasts.json`` were recorded by
 ``python tests/test_reference.py --record`` before the package was laid out
 anew, and are re-recorded only by a change meant to alter them (the latest:
-each tail of the forecasts widened by its own factors, ``_calibration.py``;
+the widening of a small panel matched at split conformal's finite-sample
+levels, ``_calibration.py``; before it, each tail of the forecasts widened
+by its own factors, ``_calibration.py``;
 before it, the weights kept are a moving average of the steps' weights,
 ``_averaging.py``;
 before it, decoding rows-last, ``nn/_decoding.py``, whose projections add in
