@@ -25,14 +25,15 @@ tail), so that a large panel gets a set of factors per few steps. A
 validation range of fewer than :data:`MIN_POINTS` points in all (a single
 series, a small panel) is too little to size a 2.5% tail on: there one
 factor for every knot and step is matched to the central 95% and 98%
-intervals, the earlier default. A forecaster fitted for a horizon longer than
-its ``prediction_length`` (a single series fitted with ``fh`` up to a week,
-trained on a day) forecasts its validation windows that far from their
-origins, as far as the held-out range reaches (a single series holds out
-several windows: the earliest reach furthest), and gets factors out to that
-step: with few points, one factor per ``prediction_length`` steps (each at
-least the one before), so that the spread past the trained horizon, where
-the network's own grows too slowly, is sized on the steps it is used for.
+intervals (the earlier default), at split conformal's finite-sample levels.
+A forecaster fitted for a horizon longer than its ``prediction_length`` (a
+single series fitted with ``fh`` up to a week, trained on a day) forecasts
+its validation windows that far from their origins, as far as the held-out
+range reaches (a single series holds out several windows: the earliest
+reach furthest), and gets factors out to that step: with few points, one
+factor per ``prediction_length`` steps (each at least the one before), so
+that the spread past the trained horizon, where the network's own grows too
+slowly, is sized on the steps it is used for.
 
 Chosen on the M4 Hourly validation split over three pairs of consecutive
 held-out weeks (``benchmarks/calibration.py``): against one factor per step
