@@ -188,17 +188,7 @@ def pooled_factors(
     if total < MIN_TOTAL:
         return None
     if total < min_points:
-        period = period or ok.shape[1]
-        factors, factor = np.ones((len(knots), ok.shape[1])), 0.0
-        for a in range(0, ok.shape[1], period):
-            span = slice(a, a + period)
-            n = int(ok[:, span].sum())
-            if a == 0 or n >= MIN_TOTAL:
-                levels = conformal_levels(FEW_LEVELS, n)
-                found = best_factor(need[:, :, span][:, ok[:, span]], levels)
-                factor = max(factor, found)
-            factors[:, span] = factor
-        return factors
+        return np.tile(span_factors(need, ok, period or ok.shape[1]), (len(knots), 1))
     factors = np.ones((len(knots), ok.shape[1]))
     for group in step_groups(ok.sum(0), group_points):
         for i, a in enumerate(knots):
@@ -207,6 +197,23 @@ def pooled_factors(
             if r.size:
                 factors[i, group] = np.quantile(r, 1 - a if a < 0.5 else a)
     return np.clip(factors, LOW, HIGH)
+
+
+def span_factors(need: np.ndarray, ok: np.ndarray, period: int) -> np.ndarray:
+    """One factor ``(H,)`` per ``period`` steps, for few points (see above).
+
+    ``need`` ``(len(FEW_LEVELS), B, H)`` from :func:`needed_factors`, ``ok``
+    ``(B, H)``. The first span is always sized.
+    """
+    factors, factor = np.ones(ok.shape[1]), 0.0
+    for a in range(0, ok.shape[1], period):
+        span = slice(a, a + period)
+        n = int(ok[:, span].sum())
+        if a == 0 or n >= MIN_TOTAL:
+            levels = conformal_levels(FEW_LEVELS, n)
+            factor = max(factor, best_factor(need[:, :, span][:, ok[:, span]], levels))
+        factors[span] = factor
+    return factors
 
 
 def fit_factors(
@@ -222,11 +229,11 @@ def fit_factors(
     Parameters
     ----------
     paths : np.ndarray
-        shape: ``(B, n, P)``, forecasts of the validation windows.
+        shape: ``(B, n, H)``, forecasts of the validation windows.
     target : np.ndarray
-        shape: ``(B, P)``, the values they forecast.
+        shape: ``(B, H)``, the values they forecast.
     observed : np.ndarray
-        shape: ``(B, P)``, bool: where ``target`` is observed.
+        shape: ``(B, H)``, bool: where ``target`` is observed.
     """
     ratios = point_ratios(paths, target, observed)
     return pooled_factors(*ratios, min_points, period=period, group_points=group_points)
