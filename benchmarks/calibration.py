@@ -20,8 +20,10 @@ intervals of each set of levels in :data:`CENTRAL` (the default before: 95%
 and 98%); one factor per central level of :data:`PER_LEVEL`, interpolated by
 each path's rank (:func:`widen_per_level`); and the package's default, a
 factor per quantile level and tail (``sktime_logsparse._calibration``), with
-steps pooled until a group holds ``GROUP_POINTS`` points, and as before,
-400 points.
+steps pooled until a group holds ``GROUP_POINTS`` points and up to
+``MAX_GROUPS`` groups of forecasts by their relative spread sized apart; and
+as before, all forecasts in one group, steps pooled to ``GROUP_POINTS`` and
+to 400 points.
 
 Usage::
 
@@ -181,8 +183,11 @@ def score_pair(sizing: tuple, scored: tuple) -> dict:
     factors = level_factors(paths, target, observed)
     rows["per level"] = score(widen_per_level(held, factors), y, history)
     # the default pools steps to GROUP_POINTS points; before, to 400
-    factors = fit_factors(paths, target, observed, group_points=400)
+    factors = fit_factors(paths, target, observed, group_points=400, max_groups=1)
     rows["per tail, 400 points"] = score(widen(held, factors), y, history)
+    # the default sizes up to four groups of forecasts by spread apart
+    factors = fit_factors(paths, target, observed, max_groups=1)
+    rows["per tail, one group"] = score(widen(held, factors), y, history)
     factors = fit_factors(paths, target, observed)
     wide = widen(held, factors)
     rows["per tail"] = score(wide, y, history)

@@ -35,18 +35,31 @@ factor per ``prediction_length`` steps (each at least the one before), so
 that the spread past the trained horizon, where the network's own grows too
 slowly, is sized on the steps it is used for.
 
+A panel large enough to hold :data:`GROUP_POINTS` points several times over
+is split into up to :data:`MAX_GROUPS` groups of forecasts by their
+:func:`relative_spread` (the first step's 80% range over the median's
+magnitude: how wide a forecast is for its level, known before its target),
+at the quartiles of the validation windows', and each group gets its own
+factors (:class:`GroupedFactors`): the network is too narrow by more for
+some kinds of series than for others, and one set of factors for all
+widens the sharp forecasts too much and the wide ones too little. This is
+group-conditional (Mondrian) split conformal calibration.
+
 Chosen on the M4 Hourly validation split over three pairs of consecutive
 held-out weeks (``benchmarks/calibration.py``): against one factor per step
 matched to the central 95% and 98% intervals (the earlier default) and one
 factor per central level, it brings the 80% and 95% intervals nearest their
 levels on average, with the lowest interval score and quantile loss.
-Factors saved by earlier versions (one per step, shape ``(P,)``) move every
-path by the same factor, as they did.
+The groups by spread, against one set of factors for the panel, lowered the
+interval score on each of the three pairs (on average by 7%, with the same
+coverage). Factors saved by earlier versions (one per step, shape ``(P,)``)
+move every path by the same factor, as they did.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -57,6 +70,9 @@ MIN_POINTS = 400
 #: steps are pooled until a group holds this many points: about 100 beyond
 #: each 2.5% tail, so that the outer factors do not follow a handful of points
 GROUP_POINTS = 4000
+#: at most this many groups of forecasts (by :func:`relative_spread`) are
+#: sized apart, each on at least GROUP_POINTS points
+MAX_GROUPS = 4
 #: fewest observed validation points for any correction at all
 MIN_TOTAL = 24
 #: with fewer points than MIN_POINTS in all: one factor, matched to these
@@ -223,8 +239,12 @@ def fit_factors(
     min_points: int = MIN_POINTS,
     period: int | None = None,
     group_points: int = GROUP_POINTS,
-) -> np.ndarray | None:
+    max_groups: int = MAX_GROUPS,
+) -> np.ndarray | GroupedFactors | None:
     """Factors ``(len(KNOTS), H)`` from validation paths, or None if too few points.
+
+    :class:`GroupedFactors` where there are points enough to size groups of
+    forecasts apart (:func:`grouped_factors`; ``max_groups=1``: never).
 
     Parameters
     ----------
@@ -236,20 +256,106 @@ def fit_factors(
         shape: ``(B, H)``, bool: where ``target`` is observed.
     """
     ratios = point_ratios(paths, target, observed)
-    return pooled_factors(*ratios, min_points, period=period, group_points=group_points)
+    spread = relative_spread(paths)
+    return grouped_factors(
+        *ratios, spread, min_points, period, group_points, max_groups
+    )
+
+
+def relative_spread(paths: np.ndarray) -> np.ndarray:
+    """The first step's 80% range over the median's magnitude, per forecast.
+
+    ``(...,)`` for paths ``(..., n, H)``: how wide a forecast is for its
+    level, known before its target. ``inf`` where that is not finite (a
+    median of 0), so that such forecasts fall in the widest group.
+    """
+    q10, q50, q90 = np.quantile(paths[..., 0], (0.1, 0.5, 0.9), axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spread = (q90 - q10) / np.abs(q50)
+    return np.where(np.isfinite(spread), spread, np.inf)
+
+
+@dataclass(frozen=True)
+class GroupedFactors:
+    """Factors per group of forecasts, the groups split by their spread.
+
+    ``factors`` ``(G, len(KNOTS), H)``: the factors of each group; ``edges``
+    ``(G - 1,)``, ascending: a forecast whose :func:`relative_spread` is
+    below ``edges[0]`` is in group 0, from there below ``edges[1]`` in group
+    1, and so on.
+    """
+
+    factors: np.ndarray
+    edges: np.ndarray
+
+    def groups(self, paths: np.ndarray) -> np.ndarray:
+        """The group of each forecast of ``paths`` ``(..., n, H)``."""
+        return np.digitize(relative_spread(paths), self.edges)
+
+
+def grouped_factors(
+    ratios: np.ndarray,
+    need: np.ndarray,
+    ok: np.ndarray,
+    spread: np.ndarray,
+    min_points: int = MIN_POINTS,
+    period: int | None = None,
+    group_points: int = GROUP_POINTS,
+    max_groups: int = MAX_GROUPS,
+) -> np.ndarray | GroupedFactors | None:
+    """:func:`pooled_factors` of each group of windows by ``spread`` ``(B,)``.
+
+    As many groups as the observed points fill with ``group_points`` each,
+    at most ``max_groups``, split at the quantiles of the windows' spreads;
+    with fewer than two (or a group that would hold too few points, as
+    where many spreads are equal) the factors of all windows together.
+    """
+    counts = ok[:, :period].sum(1)
+    n = min(max_groups, int(counts.sum()) // group_points)
+    finite = spread[np.isfinite(spread)]
+    if n >= 2 and finite.size:
+        edges = np.unique(np.quantile(finite, np.arange(1, n) / n))
+        groups = np.digitize(spread, edges)
+        held = np.bincount(groups, weights=counts, minlength=len(edges) + 1)
+        if (held >= group_points).all():
+            factors = [
+                pooled_factors(
+                    ratios[:, rows],
+                    need[:, rows],
+                    ok[rows],
+                    min_points,
+                    period=period,
+                    group_points=group_points,
+                )  # fmt: skip
+                for rows in (groups == g for g in range(len(edges) + 1))
+            ]
+            return GroupedFactors(np.stack(factors), edges)
+    return pooled_factors(
+        ratios, need, ok, min_points, period=period, group_points=group_points
+    )
 
 
 def widen(
-    paths: np.ndarray, factors: np.ndarray | None, counts: bool = False
+    paths: np.ndarray,
+    factors: np.ndarray | GroupedFactors | None,
+    counts: bool = False,
 ) -> np.ndarray:
     """Paths ``(..., n, H)`` moved about their median by the ``factors``.
 
     ``factors`` ``(len(KNOTS), P)``, or ``(P,)`` for one factor at every
-    level. Steps past the calibrated ones take the factors of the last step.
+    level, or :class:`GroupedFactors` (each forecast by its group's).
+    Steps past the calibrated ones take the factors of the last step.
     With ``counts`` (a count likelihood) the paths are rounded and kept >= 0.
     """
     if factors is None:
         return paths
+    if isinstance(factors, GroupedFactors):
+        flat = paths.reshape(-1, *paths.shape[-2:])
+        groups = factors.groups(flat)
+        out = np.empty_like(flat)
+        for g in np.unique(groups):
+            out[groups == g] = widen(flat[groups == g], factors.factors[g], counts)
+        return out.reshape(paths.shape)
     H, n = paths.shape[-1], paths.shape[-2]
     f = np.atleast_2d(factors)
     f = f[:, np.minimum(np.arange(H), f.shape[1] - 1)]  # (levels, H)
@@ -293,7 +399,7 @@ def rank_scales(factors: np.ndarray, n: int) -> np.ndarray:
     return scale
 
 
-def calibrated(draw, factors: np.ndarray | None, counts: bool):
+def calibrated(draw, factors: np.ndarray | GroupedFactors | None, counts: bool):
     """``draw`` (returning paths ``(S, n, H)``) with its paths widened."""
     if factors is None:
         return draw

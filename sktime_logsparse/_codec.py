@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ._calibration import GroupedFactors
 from ._dataset import FittedPanel
 from ._files import is_timezone_name
 from ._panel import ExogScaler, Instance
@@ -34,6 +35,7 @@ _DATACLASSES = {
     for cls in (
         TimeAxis,
         ExogScaler,
+        GroupedFactors,
         FittedPanel,
         Instance,
         LogSparseConfig,

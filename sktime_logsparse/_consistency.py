@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ._calendar import CALENDAR_FEATURES
-from ._calibration import HIGH, KNOTS, LOW
+from ._calibration import HIGH, KNOTS, LOW, GroupedFactors
 from ._dataset import FittedPanel, n_covariates
 from ._files import fail
 from ._frequency import _nominal_duration
@@ -169,6 +169,21 @@ class _State:
 
     def calibration(self, factors: Any) -> None:
         if factors is None:
+            return
+        if type(factors) is GroupedFactors:  # (groups, knots, steps) and edges
+            edges, f = factors.edges, factors.factors
+            ok = isinstance(edges, np.ndarray) and edges.dtype == np.float64
+            ok = ok and edges.ndim == 1 and edges.size >= 1
+            ok = ok and bool(np.isfinite(edges).all() and (np.diff(edges) > 0).all())
+            ok = ok and isinstance(f, np.ndarray) and f.ndim == 3
+            if not (ok and f.shape[0] == edges.size + 1):
+                self.fail(
+                    "calibration_",
+                    "grouped factors must hold ascending finite float64 edges "
+                    "and one (knots, steps) array of factors per group",
+                )
+            for group in f:
+                self.calibration(group)
             return
         # (P,): one factor per step (files of earlier versions); else per knot
         ok = isinstance(factors, np.ndarray) and factors.dtype == np.float64

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._calibration import point_ratios, pooled_factors
+from ._calibration import grouped_factors, point_ratios, relative_spread
 from ._distributed import SINGLE, Ranks
 from ._sampling import SamplerSettings, sample_paths
 from ._series import SeriesTensors, WindowIndex, window_batch
@@ -235,9 +235,14 @@ def calibration_factors(
     and gather what each point needs, so all get the same factors.
     """
     arrays = validation_arrays(network, data, windows, layout, n, ranks, horizon)
-    ratios, need, ok = zip(*ranks.gather(point_ratios(*arrays)), strict=True)
-    pooled = (np.concatenate(a, axis=-2) for a in (ratios, need, ok))
-    return pooled_factors(*pooled, period=layout.prediction_length)
+    # the spreads as (B, 1), so that every part is joined on its axis -2
+    parts = (*point_ratios(*arrays), relative_spread(arrays[0])[:, None])
+    ratios, need, ok, spread = (
+        np.concatenate(a, axis=-2) for a in zip(*ranks.gather(parts), strict=True)
+    )
+    return grouped_factors(
+        ratios, need, ok, spread[:, 0], period=layout.prediction_length
+    )
 
 
 SCORES = {"nll": evaluate_nll, "crps": evaluate_crps}

@@ -274,7 +274,9 @@ def _later(self: StructureCheck, value: Any, where: str) -> None:
 
 
 def _ndarray(self: StructureCheck, value: dict, where: str) -> None:
-    self.array(value, where, None, 2)
+    # the one array of three dimensions: grouped calibration factors
+    grouped = where.endswith("fields.factors") and "calibration_" in where
+    self.array(value, where, None, 3 if grouped else 2)
 
 
 def _dataclass(self: StructureCheck, value: dict, where: str) -> None:

@@ -13,13 +13,16 @@ from sktime_logsparse._calibration import (
     HIGH,
     KNOTS,
     LOW,
+    MAX_GROUPS,
     MIN_POINTS,
     MIN_TOTAL,
+    GroupedFactors,
     best_factor,
     conformal_levels,
     fit_factors,
     needed_factors,
     point_ratios,
+    relative_spread,
     step_groups,
     widen,
 )
@@ -96,7 +99,8 @@ def test_factors_recover_the_missing_spread(truth):
     B, P = 6000, 3
     paths = rng.normal(size=(B, 400, P))
     target = rng.normal(size=(B, P)) * truth
-    factors = fit_factors(paths, target, np.ones((B, P), bool))
+    # one group: every forecast is alike here (groups: see below)
+    factors = fit_factors(paths, target, np.ones((B, P), bool), max_groups=1)
     assert factors.shape == (len(KNOTS), P)
     np.testing.assert_allclose(factors, truth, rtol=0.08)
     # with 100 paths the outer empirical quantiles fall short of the true
@@ -123,6 +127,65 @@ def test_each_tail_gets_its_own_factors():
         assert abs(below(wide, target, a) - a) < 0.015, a
 
 
+def test_relative_spread_is_the_first_steps_range_over_its_median():
+    # 11 paths 0..10 (+ level): quantiles 0.1 / 0.5 / 0.9 are 1, 5, 9 above it
+    paths = np.arange(11.0)[None, :, None] + np.array([10.0, -5.0, 0.0])[:, None, None]
+    paths = np.concatenate([paths, np.full((3, 11, 1), 7.0)], axis=2)  # step 2
+    np.testing.assert_allclose(relative_spread(paths), [8 / 15, np.inf, 8 / 5])
+    assert relative_spread(np.zeros((2, 4, 3, 5))).shape == (2, 4)
+
+
+def test_groups_of_forecasts_by_spread_get_their_own_factors():
+    # sharp forecasts (spread 0.1 of their level) miss by twice their spread,
+    # wide ones (spread 1) by as much as they say: one set of factors for all
+    # would widen the wide ones too much and the sharp ones too little
+    rng = np.random.default_rng(7)
+    B, n, P = 5400, 200, 6  # an even B: the middle edge falls between the kinds
+    sharp = np.arange(B) % 2 == 0
+    sd = np.where(sharp, 0.1, 1.0)[:, None]
+    paths = 10 + rng.normal(size=(B, n, P)) * sd[:, :, None] * 10 / 1.2816
+    target = (
+        10 + rng.normal(size=(B, P)) * sd * 10 / 1.2816 * np.where(sharp, 2, 1)[:, None]
+    )
+    observed = np.ones((B, P), bool)
+    grouped = fit_factors(paths, target, observed)
+    assert isinstance(grouped, GroupedFactors)
+    assert grouped.factors.shape == (MAX_GROUPS, len(KNOTS), P)
+    assert len(grouped.edges) == MAX_GROUPS - 1
+    assert (np.diff(grouped.edges) > 0).all()
+    groups = grouped.groups(paths)
+    assert set(groups[sharp]) == {0, 1} and set(groups[~sharp]) == {2, 3}
+    # (the outer knots also make up for 200 paths' short outer quantiles)
+    np.testing.assert_allclose(grouped.factors[:2], 2.0, rtol=0.15)
+    np.testing.assert_allclose(grouped.factors[2:], 1.0, rtol=0.15)
+    # each forecast is moved by its group's factors
+    wide = widen(paths, grouped)
+    for g in range(MAX_GROUPS):
+        rows = groups == g
+        np.testing.assert_array_equal(
+            wide[rows], widen(paths[rows], grouped.factors[g])
+        )
+    for part in (sharp, ~sharp):
+        for a in (0.025, 0.1, 0.9, 0.975):
+            assert abs(below(wide[part], target[part], a) - a) < 0.01, a
+    # paths (series, columns, n, H) are grouped per forecast too
+    np.testing.assert_array_equal(
+        widen(paths.reshape(2, B // 2, n, P), grouped), wide.reshape(2, B // 2, n, P)
+    )
+    # one set of factors misses both kinds
+    one = widen(paths, fit_factors(paths, target, observed, max_groups=1))
+    assert below(one[sharp], target[sharp], 0.025) > 0.05
+    assert below(one[~sharp], target[~sharp], 0.025) < 0.01
+    # too few points for two groups of GROUP_POINTS: one set for all
+    few = 2 * GROUP_POINTS // P - 1  # rows
+    assert not isinstance(
+        fit_factors(paths[:few], target[:few], observed[:few]), GroupedFactors
+    )
+    # equal spreads cannot be split: one set for all
+    same = np.broadcast_to(paths[:1], paths.shape)
+    assert not isinstance(fit_factors(same, target, observed), GroupedFactors)
+
+
 def test_factors_differ_per_step_on_a_panel_and_are_shared_on_a_series():
     rng = np.random.default_rng(2)
     truth = np.array([0.8, 1.0, 1.5, 2.0])
@@ -130,7 +193,7 @@ def test_factors_differ_per_step_on_a_panel_and_are_shared_on_a_series():
     target = rng.normal(size=(1000, 4)) * truth
     observed = np.ones((1000, 4), bool)
     np.testing.assert_allclose(
-        fit_factors(paths, target, observed, group_points=1000),
+        fit_factors(paths, target, observed, group_points=1000, max_groups=1),
         np.tile(truth, (len(KNOTS), 1)),
         rtol=0.12,
     )
@@ -385,6 +448,67 @@ def test_factors_per_tail_reach_every_output(fitted):
         g.predict_var().values.ravel(), wide.var(axis=1).ravel(), rtol=1e-5
     )
     np.testing.assert_allclose(g.predict_proba().mean().values, g.predict().values)
+
+
+def test_grouped_factors_reach_every_output_and_are_saved(fitted, tmp_path):
+    # a panel large enough for groups, stood in for by factors set by hand:
+    # the sharpest half of the forecasts widened twice, the rest unchanged
+    from copy import deepcopy
+
+    from sktime_logsparse._outputs import PathCache
+
+    f, _ = fitted
+    raw = deepcopy(f)
+    raw.calibration_ = None
+    raw._path_cache = PathCache()
+    paths = paths_of(raw)
+    edge = np.median(relative_spread(paths))
+    g = deepcopy(f)
+    g.calibration_ = GroupedFactors(
+        np.stack([np.full((len(KNOTS), 4), 2.0), np.ones((len(KNOTS), 4))]),
+        np.array([edge]),
+    )
+    g._path_cache = PathCache()
+    wide = paths_of(g)
+    sharp = relative_spread(paths) < edge
+    assert 0 < sharp.sum() < len(sharp)
+    np.testing.assert_allclose(wide[~sharp], paths[~sharp], rtol=1e-6)
+    np.testing.assert_allclose(
+        wide[sharp], widen(paths[sharp], g.calibration_.factors[0]), rtol=1e-6
+    )
+    q = g.predict_quantiles(alpha=[0.1, 0.9])
+    expected = np.quantile(wide, [0.1, 0.9], axis=1)
+    np.testing.assert_allclose(
+        q.values, expected.transpose(1, 2, 0).reshape(-1, 2), rtol=1e-6
+    )
+    np.testing.assert_allclose(g.predict_interval(coverage=0.8).values, q.values)
+    np.testing.assert_allclose(
+        g.predict_var().values.ravel(), wide.var(axis=1).ravel(), rtol=1e-5
+    )
+    g.save_model(tmp_path / "m")
+    h = LogSparseTransformerForecaster.load_model(tmp_path / "m")
+    assert isinstance(h.calibration_, GroupedFactors)
+    np.testing.assert_array_equal(h.calibration_.edges, g.calibration_.edges)
+    pd.testing.assert_frame_equal(h.predict_interval(), g.predict_interval())
+
+
+@pytest.mark.parametrize(
+    "edges, factors",
+    [
+        (np.array([0.5, 0.2]), np.ones((3, len(KNOTS), 4))),  # not ascending
+        (np.array([np.inf]), np.ones((2, len(KNOTS), 4))),
+        (np.array([0.5]), np.ones((3, len(KNOTS), 4))),  # groups != edges + 1
+        (np.array([0.5]), np.full((2, len(KNOTS), 4), 100.0)),
+    ],
+)
+def test_crafted_grouped_factors_are_refused(fitted, tmp_path, edges, factors):
+    from copy import deepcopy
+
+    g = deepcopy(fitted[0])
+    g.calibration_ = GroupedFactors(factors, edges)
+    g.save_model(tmp_path / "m")
+    with pytest.raises(ValueError, match="calibration_"):
+        LogSparseTransformerForecaster.load_model(tmp_path / "m")
 
 
 def test_calibration_reaches_the_horizon_of_the_fit():
