@@ -21,9 +21,9 @@ and 98%); one factor per central level of :data:`PER_LEVEL`, interpolated by
 each path's rank (:func:`widen_per_level`); and the package's default, a
 factor per quantile level and tail (``sktime_logsparse._calibration``), with
 steps pooled until a group holds ``GROUP_POINTS`` points and up to
-``MAX_GROUPS`` groups of forecasts by their relative spread sized apart; and
-as before, all forecasts in one group, steps pooled to ``GROUP_POINTS`` and
-to 400 points.
+``MAX_GROUPS`` groups of forecasts by their relative spread sized apart (and
+with 1, 2, 3 and 5 groups at most); and as before, steps pooled to 400
+points.
 
 Usage::
 
@@ -34,6 +34,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 import warnings
 from pathlib import Path
 
@@ -186,8 +187,10 @@ def score_pair(sizing: tuple, scored: tuple) -> dict:
     factors = fit_factors(paths, target, observed, group_points=400, max_groups=1)
     rows["per tail, 400 points"] = score(widen(held, factors), y, history)
     # the default sizes up to four groups of forecasts by spread apart
-    factors = fit_factors(paths, target, observed, max_groups=1)
-    rows["per tail, one group"] = score(widen(held, factors), y, history)
+    for groups in (1, 2, 3, 5):
+        factors = fit_factors(paths, target, observed, max_groups=groups)
+        name = "one group" if groups == 1 else f"{groups} groups"
+        rows[f"per tail, {name}"] = score(widen(held, factors), y, history)
     factors = fit_factors(paths, target, observed)
     wide = widen(held, factors)
     rows["per tail"] = score(wide, y, history)
@@ -205,6 +208,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--model", type=Path, default=None, help="a saved fit")
     parser.add_argument("--save-model", type=Path, default=None)
     parser.add_argument("--weeks", type=int, default=WEEKS)
+    parser.add_argument(
+        "--config", default="{}", help="JSON over the configuration of record"
+    )
+    parser.add_argument(
+        "--name", default="calibration", help="results file stem (benchmarks/results)"
+    )
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=FutureWarning)
     import torch
@@ -215,7 +224,7 @@ def main(argv=None) -> dict:
     if args.model is not None:
         forecaster = LogSparseTransformerForecaster.load_model(args.model)
     else:
-        forecaster = H.make_forecaster({}, None, False)
+        forecaster = H.make_forecaster(json.loads(args.config), None, False)
         forecaster.fit(fitted, fh=np.arange(1, H.HORIZON + 1))
         if args.save_model is not None:
             forecaster.save_model(args.save_model)
@@ -239,11 +248,11 @@ def main(argv=None) -> dict:
         for k, (p, y, ok, _) in enumerate(ranges)
     }
     source = "fitted in this run" if args.model is None else "loaded (--model)"
-    result = {**info, "model": source, "weeks": args.weeks}
+    result = {**info, "model": source, "weeks": args.weeks, "config": args.config}
     result.update(variants=variants, pairs=pairs, unwidened_below=below)
     for name, row in variants.items():
         print(name, {m: round(v, 4) for m, v in row.items()}, flush=True)
-    R.write_json(R.results_path("calibration"), result)
+    R.write_json(R.results_path(args.name), result)
     return result
 
 

@@ -51,7 +51,7 @@ matched to the central 95% and 98% intervals (the earlier default) and one
 factor per central level, it brings the 80% and 95% intervals nearest their
 levels on average, with the lowest interval score and quantile loss.
 The groups by spread, against one set of factors for the panel, lowered the
-interval score on each of the three pairs (on average by 7%, with the same
+interval score on each of the three pairs (by about 7% on average, with the same
 coverage). Factors saved by earlier versions (one per step, shape ``(P,)``)
 move every path by the same factor, as they did.
 """

@@ -149,9 +149,9 @@ class LogSparseTransformerForecaster(BaseForecaster):
         The trained network and its window layout.
     training_history_ : list of dict
         Per epoch: ``train_loss``, ``val_loss`` and ``seconds`` since training began.
-    calibration_ : np.ndarray or None
+    calibration_ : np.ndarray, GroupedFactors or None
         Factors widening the forecast spread, per quantile level and horizon
-        step (None: none; also for files saved before calibration existed).
+        step; on a large panel per group of forecasts by spread (None: none).
 
     References
     ----------
