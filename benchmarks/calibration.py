@@ -20,10 +20,10 @@ intervals of each set of levels in :data:`CENTRAL` (the default before: 95%
 and 98%); one factor per central level of :data:`PER_LEVEL`, interpolated by
 each path's rank (:func:`widen_per_level`); and the package's default, a
 factor per quantile level and tail (``sktime_logsparse._calibration``), with
-steps pooled until a group holds ``GROUP_POINTS`` points and up to
-``MAX_GROUPS`` groups of forecasts by their relative spread sized apart (and
-with 1, 2, 3 and 5 groups at most); and as before, steps pooled to 400
-points.
+steps pooled until a group holds ``GROUP_POINTS`` points; the same with up
+to ``MAX_GROUPS`` groups of forecasts by their relative spread sized apart
+(``calibration="per_group"``; and with 1, 2, 3 and 5 groups at most); and as
+before, steps pooled to 400 points.
 
 Usage::
 
@@ -173,7 +173,7 @@ def score(paths: np.ndarray, y: np.ndarray, history: list) -> dict:
 
 def score_pair(sizing: tuple, scored: tuple) -> dict:
     """Every variant sized on the range ``sizing`` and scored on ``scored``."""
-    from sktime_logsparse._calibration import fit_factors, widen
+    from sktime_logsparse._calibration import MAX_GROUPS, fit_factors, widen
 
     paths, target, observed, _ = sizing
     held, y, _, history = scored
@@ -191,8 +191,9 @@ def score_pair(sizing: tuple, scored: tuple) -> dict:
         factors = fit_factors(paths, target, observed, max_groups=groups)
         name = "one group" if groups == 1 else f"{groups} groups"
         rows[f"per tail, {name}"] = score(widen(held, factors), y, history)
-    factors = fit_factors(paths, target, observed)
-    wide = widen(held, factors)
+    wide = widen(held, fit_factors(paths, target, observed, max_groups=MAX_GROUPS))
+    rows["per tail, per group"] = score(wide, y, history)
+    wide = widen(held, fit_factors(paths, target, observed))  # the default
     rows["per tail"] = score(wide, y, history)
     # the point forecast of the widened paths: their mean moves with the
     # tails, their median does not (``point_forecast``)

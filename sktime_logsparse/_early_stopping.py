@@ -225,13 +225,15 @@ def calibration_factors(
     n: int,
     ranks: Ranks = SINGLE,
     horizon: int | None = None,
+    groups: int = 1,
 ):
     """Widening factors per quantile level and step (see :mod:`._calibration`).
 
     Fitted on ``n`` sampled paths of each validation window, out to
     ``horizon`` steps where the held-out range reaches (the horizon asked of
     the fit, when longer than the prediction length); None when there are
-    too few validation points. ``ranks`` sample their share of the windows
+    too few validation points; up to ``groups`` groups of forecasts by
+    spread sized apart. ``ranks`` sample their share of the windows
     and gather what each point needs, so all get the same factors.
     """
     arrays = validation_arrays(network, data, windows, layout, n, ranks, horizon)
@@ -241,7 +243,12 @@ def calibration_factors(
         np.concatenate(a, axis=-2) for a in zip(*ranks.gather(parts), strict=True)
     )
     return grouped_factors(
-        ratios, need, ok, spread[:, 0], period=layout.prediction_length
+        ratios,
+        need,
+        ok,
+        spread[:, 0],
+        period=layout.prediction_length,
+        max_groups=groups,
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ._calibration import MAX_GROUPS
 from ._model import PRECISIONS
 from ._training import TrainConfig
 from .nn import KINDS, LIKELIHOODS, Likelihood, get_likelihood
@@ -136,6 +137,7 @@ class Settings:
             if self.calibration
             else 0,
             calibration_horizon=horizon,
+            calibration_groups=MAX_GROUPS if self.calibration == "per_group" else 1,
             id_dropout=ID_DROPOUT,
             keep_initial=keep,
             fit_skip=not keep,
@@ -234,7 +236,7 @@ def _check(v: dict) -> None:
     _check_choice(v, "point_forecast", ("mean", "median"))
     _check_choice(v, "lr_schedule", (None, "cosine", "plateau"))
     _check_choice(v, "early_stopping_metric", ("crps", "nll"))
-    _check_choice(v, "calibration", ("per_step", None))
+    _check_choice(v, "calibration", ("per_step", "per_group", None))
     _check_choice(v, "precision", tuple(PRECISIONS))
     _check_float(v, "dropout", 0.0, 1.0, upper_open=True)
     _check_float(v, "learning_rate", 0.0, math.inf, lower_open=True)

@@ -57,13 +57,12 @@ logger = logging.getLogger(__name__)
 class TrainConfig:
     """Settings of one training run, built from the forecaster's parameters.
 
-    ``early_stopping_patience`` None means no early stopping (a validation
-    range is still held out when calibrating);
-    ``keep_initial`` lets the starting weights compete with every epoch
-    (fine-tuning); ``fit_skip`` fits the linear autoregressive term first;
-    ``id_dropout`` is the share of windows trained without their series id;
-    ``calibration_samples`` paths per validation window fit the widening
-    factors of the forecasts (0: none, see :mod:`._calibration`);
+    ``early_stopping_patience`` None: no early stopping (a validation range
+    is still held out when calibrating); ``keep_initial`` lets the starting
+    weights compete with every epoch (fine-tuning); ``fit_skip`` fits the
+    linear autoregressive term first; ``id_dropout``: the share of windows
+    trained without their series id; ``calibration_samples`` paths per
+    validation window fit the forecasts' widening (0: none; :mod:`._calibration`);
     ``shard_series``: each rank trains on its series (:mod:`._distributed`);
     ``micro_batch_size`` windows go through one forward/backward pass, their
     gradients accumulated over the batch (None: the whole batch; see
@@ -71,7 +70,7 @@ class TrainConfig:
     kept and returned are a moving average of the steps' (None: the last
     step's; see :mod:`._averaging`); ``calibration_horizon``: the farthest
     step the widening is sized for, where the held-out range reaches (None:
-    the prediction length).
+    the prediction length); ``calibration_groups``: most groups of forecasts.
     """
 
     max_epochs: int
@@ -95,6 +94,7 @@ class TrainConfig:
     micro_batch_size: int | None = None
     ema_decay: float | None = None
     calibration_horizon: int | None = None
+    calibration_groups: int = 1
 
 
 @dataclass
@@ -288,9 +288,9 @@ def train(
     network.eval()
     result.best_epoch, result.best_loss = stopper.best_epoch, stopper.best_loss
     if val_w is not None and config.calibration_samples:
-        n = config.calibration_samples
+        n, h = config.calibration_samples, config.calibration_horizon
         result.calibration = calibration_factors(
-            network, data, val_w, layout, n, ranks, config.calibration_horizon
+            network, data, val_w, layout, n, ranks, h, config.calibration_groups
         )
     return result
 

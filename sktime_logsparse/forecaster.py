@@ -134,11 +134,11 @@ class LogSparseTransformerForecaster(BaseForecaster):
         ``update_epochs`` (1: epochs of ``update(update_params=True)``),
         ``calibration`` ("per_step": after training, each tail of the
         forecasts is widened per horizon step, out to the ``fh`` of ``fit``,
-        for its quantiles to hold on the validation range; None: raw
-        spread), ``shard_series`` (False;
-        see "Scale out"), ``micro_batch_size`` (None: windows per pass, the
-        whole batch unless its activations would pass 512 MiB, e.g. at long
-        contexts; gradients are accumulated over the batch either way),
+        for its quantiles to hold on the validation range; "per_group": so,
+        per group of forecasts by spread on a large panel; None: raw
+        spread), ``shard_series`` (False; see "Scale out"), ``micro_batch_size``
+        (None: windows per pass, the whole batch unless its activations would
+        pass 512 MiB, e.g. at long contexts; gradients accumulated either way),
         ``precision`` ("32", or "bf16-mixed": bfloat16 autocast in fit and
         predict, weights and likelihood in float32), ``ema_decay`` (0.99: keep
         a moving average of the steps' weights; None: the last step's).

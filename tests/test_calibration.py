@@ -148,7 +148,8 @@ def test_groups_of_forecasts_by_spread_get_their_own_factors():
         10 + rng.normal(size=(B, P)) * sd * 10 / 1.2816 * np.where(sharp, 2, 1)[:, None]
     )
     observed = np.ones((B, P), bool)
-    grouped = fit_factors(paths, target, observed)
+    assert not isinstance(fit_factors(paths, target, observed), GroupedFactors)
+    grouped = fit_factors(paths, target, observed, max_groups=MAX_GROUPS)
     assert isinstance(grouped, GroupedFactors)
     assert grouped.factors.shape == (MAX_GROUPS, len(KNOTS), P)
     assert len(grouped.edges) == MAX_GROUPS - 1
@@ -179,11 +180,14 @@ def test_groups_of_forecasts_by_spread_get_their_own_factors():
     # too few points for two groups of GROUP_POINTS: one set for all
     few = 2 * GROUP_POINTS // P - 1  # rows
     assert not isinstance(
-        fit_factors(paths[:few], target[:few], observed[:few]), GroupedFactors
+        fit_factors(paths[:few], target[:few], observed[:few], max_groups=4),
+        GroupedFactors,
     )
     # equal spreads cannot be split: one set for all
     same = np.broadcast_to(paths[:1], paths.shape)
-    assert not isinstance(fit_factors(same, target, observed), GroupedFactors)
+    assert not isinstance(
+        fit_factors(same, target, observed, max_groups=4), GroupedFactors
+    )
 
 
 def test_factors_differ_per_step_on_a_panel_and_are_shared_on_a_series():
@@ -448,6 +452,19 @@ def test_factors_per_tail_reach_every_output(fitted):
         g.predict_var().values.ravel(), wide.var(axis=1).ravel(), rtol=1e-5
     )
     np.testing.assert_allclose(g.predict_proba().mean().values, g.predict().values)
+
+
+def test_groups_are_asked_for_by_trainer_kwargs():
+    from sktime_logsparse._params import resolve_params
+
+    params = LogSparseTransformerForecaster().get_params(deep=False)
+    assert resolve_params(params).train_config(None).calibration_groups == 1
+    params["trainer_kwargs"] = {"calibration": "per_group"}
+    config = resolve_params(params).train_config(None)
+    assert config.calibration_groups == MAX_GROUPS
+    params["trainer_kwargs"] = {"calibration": "groups"}
+    with pytest.raises(ValueError, match="calibration"):
+        resolve_params(params)
 
 
 def test_grouped_factors_reach_every_output_and_are_saved(fitted, tmp_path):
