@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -304,7 +305,7 @@ def grouped_factors(
     min_points: int = MIN_POINTS,
     period: int | None = None,
     group_points: int = GROUP_POINTS,
-    max_groups: int = MAX_GROUPS,
+    max_groups: int = 1,
 ) -> np.ndarray | GroupedFactors | None:
     """:func:`pooled_factors` of each group of windows by ``spread`` ``(B,)``.
 
@@ -313,6 +314,9 @@ def grouped_factors(
     with fewer than two (or a group that would hold too few points, as
     where many spreads are equal) the factors of all windows together.
     """
+    pool = partial(
+        pooled_factors, min_points=min_points, period=period, group_points=group_points
+    )
     counts = ok[:, :period].sum(1)
     n = min(max_groups, int(counts.sum()) // group_points)
     finite = spread[np.isfinite(spread)]
@@ -322,20 +326,11 @@ def grouped_factors(
         held = np.bincount(groups, weights=counts, minlength=len(edges) + 1)
         if (held >= group_points).all():
             factors = [
-                pooled_factors(
-                    ratios[:, rows],
-                    need[:, rows],
-                    ok[rows],
-                    min_points,
-                    period=period,
-                    group_points=group_points,
-                )  # fmt: skip
+                pool(ratios[:, rows], need[:, rows], ok[rows])
                 for rows in (groups == g for g in range(len(edges) + 1))
             ]
             return GroupedFactors(np.stack(factors), edges)
-    return pooled_factors(
-        ratios, need, ok, min_points, period=period, group_points=group_points
-    )
+    return pool(ratios, need, ok)
 
 
 def widen(
