@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # requirement of the package does not pull a multi-GB CUDA build.
 TORCH_CPU ?= torch==2.13.0
 
-.PHONY: test lint format venv bench-venv peers-venv demo bench-attention bench-sampling bench-threads bench-tuning bench-scale bench-training bench-m4 bench-etth1 bench-peers docs docs-figures clean
+.PHONY: test lint format venv bench-venv peers-venv demo bench-attention bench-sampling bench-threads bench-tuning bench-scale bench-training bench-m4 bench-etth1 bench-peers bench-volume docs docs-figures clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -110,6 +110,15 @@ PEERS_ARGS ?=
 bench-peers: bench-venv peers-venv
 	$(BIN)/python benchmarks/peers.py --markdown docs/benchmarks/peers.md \
 		--figure docs/images/benchmarks/peers.png $(PEERS_ARGS)
+
+# where M4's pooled R0.5 comes from, ours against MSTL series by series, on
+# the validation split (fits the configuration of record once: about 15
+# minutes on 2 cores); VOLUME_ARGS adds options, e.g. --model DIR ... to read
+# saved fits instead
+VOLUME_ARGS ?=
+bench-volume: bench-venv peers-venv
+	$(BIN)/python benchmarks/m4_volume.py --markdown docs/benchmarks/m4_volume.md \
+		$(VOLUME_ARGS)
 
 # the documentation site, into site/ (CI runs this after `make test`)
 docs: $(VENV)/.docs-installed

@@ -247,6 +247,11 @@ def future_exog(
     return values[np.maximum.accumulate(known)]
 
 
+def series_ids(n: int, embedding: bool) -> np.ndarray:
+    """Each series' row of the id embedding: 0 to n - 1, or -1 (none) without one."""
+    return np.arange(n, dtype=np.int64) if embedding else np.full(n, -1, np.int64)
+
+
 @dataclass
 class FittedPanel:
     """The series a forecaster was fitted on (and updated with), as arrays.

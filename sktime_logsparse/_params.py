@@ -29,6 +29,7 @@ MODEL_KWARGS: dict[str, Any] = {
     "sub_len": None,
     "linear_ar": True,
     "time_features": "auto",
+    "series_embedding": True,
 }
 #: keys of ``trainer_kwargs`` and their defaults
 TRAINER_KWARGS: dict[str, Any] = {
@@ -84,6 +85,7 @@ class Settings:
     sub_len: int | None
     linear_ar: bool
     time_features: str | None
+    series_embedding: bool
     weight_decay: float
     gradient_clip: float | None
     early_stopping_metric: str
@@ -247,7 +249,7 @@ def _check(v: dict) -> None:
         if v[name] is not None:
             _check_float(v, name, 0.0, math.inf, lower_open=True)
     _check_random_state(v["random_state"])
-    for name in ("verbose", "linear_ar", "shard_series"):
+    for name in ("verbose", "linear_ar", "series_embedding", "shard_series"):
         if not isinstance(v[name], bool | np.bool_):
             raise TypeError(f"{_label(name)} must be a bool, got {v[name]!r}")
     device = v["device"]

@@ -33,7 +33,14 @@ PACKAGES = ("sktime-logsparse", "sktime", "torch", "pandas", "numpy")
 ADDED_PARAMS = {"n_threads": None}
 #: keys of the parameter dicts added since format 1, whose files lack them
 ADDED_KWARGS = frozenset(
-    {"calibration", "shard_series", "micro_batch_size", "precision", "ema_decay"}
+    {
+        "calibration",
+        "shard_series",
+        "micro_batch_size",
+        "precision",
+        "ema_decay",
+        "series_embedding",
+    }
 )
 #: most sample paths a loaded forecaster may ask for (the constructor takes any
 #: int >= 1; a file cannot make predict allocate without bound)

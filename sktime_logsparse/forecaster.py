@@ -17,7 +17,7 @@ from sktime.forecasting.base import BaseForecaster
 from . import _predicting as predicting
 from ._arrays import training_arrays
 from ._checks import check_after, check_sorted, check_X, check_y
-from ._dataset import FittedPanel, choose_layout, n_covariates
+from ._dataset import FittedPanel, choose_layout, n_covariates, series_ids
 from ._model import build_model, mixed_precision, resolve_device, seed_for
 from ._outputs import PathCache, SamplePaths, Summary
 from ._panel import regularise, series_keys, split_instances
@@ -125,7 +125,8 @@ class LogSparseTransformerForecaster(BaseForecaster):
         parameters of the local and restart kinds, default None: derived from
         the window length), ``linear_ar`` (default True: a linear
         autoregression fitted by least squares under the Transformer),
-        ``time_features`` ("auto" or None).
+        ``time_features`` ("auto" or None), ``series_embedding`` (default
+        True: a learned embedding of each series' id; False: none).
     trainer_kwargs : dict or None, default=None
         Further training settings: ``weight_decay`` (0.0), ``gradient_clip``
         (1.0, None for none), ``early_stopping_metric`` ("crps" of sampled
@@ -281,8 +282,8 @@ class LogSparseTransformerForecaster(BaseForecaster):
         instances = self._setup(y, X, fh, s)
         keys = series_keys(instances, y.columns)
         self.series_ids_ = {key: i for i, key in enumerate(keys)}
-        self.pretrained_model_ = self._new_model(s, n_series=len(keys))
-        ids = np.arange(len(keys))
+        ids = series_ids(len(keys), s.series_embedding)
+        self.pretrained_model_ = self._new_model(s, n_series=int(ids.max()) + 1)
         panel = FittedPanel.build(instances, ids, s.likelihood_.integer_data, y)
         with threads_for(self):
             self._train(self.pretrained_model_, panel, s)
@@ -303,14 +304,15 @@ class LogSparseTransformerForecaster(BaseForecaster):
             X = check_X(X, columns=self._exog_columns(), index=y.index)
             instances = self._split(y, X)
             keys = series_keys(instances, y.columns)
-            ids = np.array([self.series_ids_.get(k, -1) for k in keys], dtype=np.int64)
+            known = self.series_ids_ if self.pretrained_model_.config.n_series else {}
+            ids = np.array([known.get(k, -1) for k in keys], dtype=np.int64)
             # a copy, so that every refit starts again from the pretrained weights
             self.model_ = self.pretrained_model_.copy().to(resolve_device(s.device))
         else:
             X = check_X(X, index=y.index)
             instances = self._setup(y, X, fh, s)
-            ids = np.arange(len(instances) * y.shape[1])
-            self.model_ = self._new_model(s, n_series=len(ids))
+            ids = series_ids(len(instances) * y.shape[1], s.series_embedding)
+            self.model_ = self._new_model(s, n_series=int(ids.max()) + 1)
         self._panel = FittedPanel.build(instances, ids, s.likelihood_.integer_data, y)
         # zero-shot (fine_tune_epochs=0) trains nothing but calibrates on y
         epochs = s.fine_tune_epochs if pretrained else None

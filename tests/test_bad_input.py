@@ -469,6 +469,11 @@ PARAM_CASES = {
         TypeError,
         "model_kwargs['linear_ar'] must be a bool",
     ),
+    "series_embedding_int": (
+        {"model_kwargs": {"series_embedding": 1}},
+        TypeError,
+        "model_kwargs['series_embedding'] must be a bool",
+    ),
     "early_stopping_metric_unknown": (
         {"trainer_kwargs": {"early_stopping_metric": "mae"}},
         ValueError,

@@ -255,6 +255,30 @@ def test_linear_ar_term_per_likelihood_and_kept_when_fine_tuning():
     assert torch.equal(g.model_.network.skip.weight, before)
 
 
+def test_series_embedding_off_leaves_no_id_table_through_save_update_pretrain(
+    tmp_path,
+):
+    y = _panel(3, n=60)
+    early = y[y.index.get_level_values("time") < y.index.get_level_values(1)[50]]
+    later = y.drop(early.index)
+    off = {**TINY, "model_kwargs": {"series_embedding": False}}
+    f = LogSparseTransformerForecaster(**off).fit(early, fh=[1, 2])
+    assert f.model_.config.n_series == 0 and f.model_.network.series_emb is None
+    np.testing.assert_array_equal(f._panel.ids, [-1, -1, -1])
+    f.save_model(tmp_path / "m")
+    g = LogSparseTransformerForecaster.load_model(tmp_path / "m")
+    pd.testing.assert_frame_equal(g.predict(), f.predict())
+    f.update(later, update_params=True)  # a new point for every series
+    np.testing.assert_array_equal(f._panel.ids, [-1, -1, -1])
+    on = LogSparseTransformerForecaster(**TINY).fit(early, fh=[1, 2])
+    assert on.model_.config.n_series == 3
+    np.testing.assert_array_equal(on._panel.ids, [0, 1, 2])
+    # fitted after a pretrain without ids: the known series get none either
+    p = LogSparseTransformerForecaster(**{**off, "fine_tune_epochs": 1})
+    p.pretrain(early).fit(early, fh=[1])
+    np.testing.assert_array_equal(p._panel.ids, [-1, -1, -1])
+
+
 def test_standard_scaling_follows_a_series_whose_level_dwarfs_its_variation():
     # level 1e4, daily cycle of amplitude 3: mean scaling leaves the cycle at
     # 3e-4 of the inputs; standard scaling gives it unit size
