@@ -121,12 +121,10 @@ class LogSparseTransformerForecaster(BaseForecaster):
     verbose : bool, default=False
         Show a progress bar with the losses during training.
     model_kwargs : dict or None, default=None
-        Further model settings: ``local_window`` and ``sub_len`` (pattern
-        parameters of the local and restart kinds, default None: derived from
-        the window length), ``linear_ar`` (default True: a linear
-        autoregression fitted by least squares under the Transformer),
-        ``time_features`` ("auto" or None), ``series_embedding`` (default
-        True: a learned embedding of each series' id; False: none).
+        Further model settings: ``local_window``, ``sub_len`` (local and
+        restart patterns; None: from the window length), ``linear_ar`` (True:
+        a linear autoregression fitted by least squares under the Transformer),
+        ``time_features`` ("auto" or None), ``series_embedding`` (True: id embedding).
     trainer_kwargs : dict or None, default=None
         Further training settings: ``weight_decay`` (0.0), ``gradient_clip``
         (1.0, None for none), ``early_stopping_metric`` ("crps" of sampled
