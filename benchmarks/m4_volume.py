@@ -106,7 +106,7 @@ def breakdown(y: np.ndarray, medians: dict[str, np.ndarray], ids: list) -> dict:
     return out
 
 
-def our_medians(models: list[Path], save: Path | None, config: dict, train, test):
+def our_medians(models: list[Path], save: Path | None, config: dict, train):
     """Medians ``(series, horizon)`` of each saved fit, or of one fitted here."""
     from sktime_logsparse import LogSparseTransformerForecaster
 
@@ -240,7 +240,7 @@ def main(argv=None) -> dict:
     y = H.as_matrix(test)
     ids = sorted(test.index.get_level_values(0).unique())
     config = json.loads(args.config)
-    medians = our_medians(args.model, args.save_model, config, train, test)
+    medians = our_medians(args.model, args.save_model, config, train)
     ours = ", ".join(medians)
     medians[MSTL] = mstl_median(train, test, args)
     medians["seasonal naive"] = seasonal_naive(train, y)
