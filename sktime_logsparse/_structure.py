@@ -273,10 +273,12 @@ def _later(self: StructureCheck, value: Any, where: str) -> None:
     """Checked with the whole object (see ``_WHOLE``)."""
 
 
-def _ndarray(self: StructureCheck, value: dict, where: str) -> None:
-    # the one array of three dimensions: grouped calibration factors
-    grouped = where.endswith("fields.factors") and "calibration_" in where
-    self.array(value, where, None, 3 if grouped else 2)
+#: arrays of more than two dimensions, by saved dataclass and field
+_FIELD_NDIM = {("GroupedFactors", "factors"): 3}
+
+
+def _ndarray(self: StructureCheck, value: dict, where: str, ndim: int = 2) -> None:
+    self.array(value, where, None, ndim)
 
 
 def _dataclass(self: StructureCheck, value: dict, where: str) -> None:
@@ -289,7 +291,16 @@ def _dataclass(self: StructureCheck, value: dict, where: str) -> None:
     names = [f.name for f in dataclasses.fields(cls)]
     known_keys(fields, names, (), self.path, f"{where}.fields")
     for name in names:
-        self.value(fields[name], f"{where}.fields.{name}")
+        ndim = _FIELD_NDIM.get((value["name"], name))
+        field, at = fields[name], f"{where}.fields.{name}"
+        if (
+            ndim is not None
+            and isinstance(field, dict)
+            and field.get(_TAG) == "ndarray"
+        ):
+            _ndarray(self, field, at, ndim)
+        else:
+            self.value(field, at)
 
 
 def _dtype_and_values(self: StructureCheck, value: dict, where: str) -> None:

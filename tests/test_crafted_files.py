@@ -194,6 +194,15 @@ def test_an_array_of_the_wrong_dtype_is_refused(folder):
     refused(folder, CONFIG + r"state\['_panel'\]\.ids: an int64 id")
 
 
+def test_an_array_of_three_dimensions_is_refused_where_two_are_the_most(folder):
+    # only the grouped calibration factors may have three (_structure._FIELD_NDIM)
+    def edit(header):
+        header["_panel.instances[0].values"]["shape"] = [40, 1, 1]  # same bytes
+
+    edit_header(folder, ARRAYS_FILE, edit)
+    refused(folder, ARRAYS + r".*needs a number type with at most 2 dimensions")
+
+
 def test_an_array_swapped_for_another_is_refused(folder):
     def edit(config):
         config["state"]["_fh"]["values"]["values"]["key"] = "_cutoff"
