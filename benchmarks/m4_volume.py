@@ -129,6 +129,20 @@ def our_medians(models: list[Path], save: Path | None, config: dict, train):
     return out
 
 
+def averaged(medians: dict[str, np.ndarray], names: list[str]) -> dict:
+    """The median of an ensemble of fits that averages their quantiles.
+
+    Averaging the fits' quantile functions level by level (Vincentization)
+    gives a median that is the mean of their medians.
+    """
+    keys = [f"ours ({name})" for name in names]
+    missing = [k for k in keys if k not in medians]
+    if len(keys) < 2 or missing:
+        raise ValueError(f"--average needs two or more fits of --model; {missing}")
+    label = f"ours ({' + '.join(names)}, averaged)"
+    return {label: np.mean([medians[k] for k in keys], axis=0)}
+
+
 def mstl_median(train, test, args) -> np.ndarray:
     """MSTL's median forecasts, run in the peers' virtual environment."""
     peer_args = argparse.Namespace(
@@ -229,6 +243,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--model", type=Path, nargs="*", default=[], help="fits")
     parser.add_argument("--save-model", type=Path, default=None)
     parser.add_argument("--config", default="{}", help="JSON over the record's")
+    parser.add_argument(
+        "--average",
+        default=None,
+        metavar="A,B,...",
+        help="also the quantile average of these fits (folder names of --model)",
+    )
     parser.add_argument("--peers-python", type=Path, default=P.PEERS_PYTHON)
     R.add_page_args(parser, json_of=NAME)
     args = parser.parse_args(argv)
@@ -241,6 +261,8 @@ def main(argv=None) -> dict:
     ids = sorted(test.index.get_level_values(0).unique())
     config = json.loads(args.config)
     medians = our_medians(args.model, args.save_model, config, train)
+    if args.average:
+        medians.update(averaged(medians, args.average.split(",")))
     ours = ", ".join(medians)
     medians[MSTL] = mstl_median(train, test, args)
     medians["seasonal naive"] = seasonal_naive(train, y)

@@ -60,3 +60,11 @@ def test_page_shows_every_group_series_and_swap():
     assert "| s2 | 89.3% |" in page  # the largest series first
     assert "ours (a) with MSTL (statsforecast)'s largest 2" in page
     assert "m4_volume.png" in page
+
+
+def test_averaged_fits_take_the_mean_of_their_medians():
+    medians = {"ours (a)": np.array([[1.0, 3.0]]), "ours (b)": np.array([[3.0, 7.0]])}
+    out = V.averaged(medians, ["a", "b"])
+    np.testing.assert_allclose(out["ours (a + b, averaged)"], [[2.0, 5.0]])
+    with pytest.raises(ValueError, match="two or more fits"):
+        V.averaged(medians, ["a", "c"])
