@@ -279,9 +279,9 @@ class LogSparseTransformerForecaster(BaseForecaster):
         X = check_X(X, method="pretrain", index=y.index)
         instances = self._setup(y, X, fh, s)
         keys = series_keys(instances, y.columns)
-        self.series_ids_ = {key: i for i, key in enumerate(keys)}
         ids = series_ids(len(keys), s.series_embedding)
-        self.pretrained_model_ = self._new_model(s, n_series=int(ids.max()) + 1)
+        self.series_ids_ = {k: int(i) for k, i in zip(keys, ids, strict=True) if i >= 0}
+        self.pretrained_model_ = self._new_model(s, ids)
         panel = FittedPanel.build(instances, ids, s.likelihood_.integer_data, y)
         with threads_for(self):
             self._train(self.pretrained_model_, panel, s)
@@ -302,15 +302,14 @@ class LogSparseTransformerForecaster(BaseForecaster):
             X = check_X(X, columns=self._exog_columns(), index=y.index)
             instances = self._split(y, X)
             keys = series_keys(instances, y.columns)
-            known = self.series_ids_ if self.pretrained_model_.config.n_series else {}
-            ids = np.array([known.get(k, -1) for k in keys], dtype=np.int64)
+            ids = np.array([self.series_ids_.get(k, -1) for k in keys], dtype=np.int64)
             # a copy, so that every refit starts again from the pretrained weights
             self.model_ = self.pretrained_model_.copy().to(resolve_device(s.device))
         else:
             X = check_X(X, index=y.index)
             instances = self._setup(y, X, fh, s)
             ids = series_ids(len(instances) * y.shape[1], s.series_embedding)
-            self.model_ = self._new_model(s, n_series=int(ids.max()) + 1)
+            self.model_ = self._new_model(s, ids)
         self._panel = FittedPanel.build(instances, ids, s.likelihood_.integer_data, y)
         # zero-shot (fine_tune_epochs=0) trains nothing but calibrates on y
         epochs = s.fine_tune_epochs if pretrained else None
@@ -358,7 +357,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
     def _split(self, y, X) -> list:
         return [regularise(self.time_axis_, i) for i in split_instances(y, X)]
 
-    def _new_model(self, s: Settings, n_series: int):
+    def _new_model(self, s: Settings, ids: np.ndarray):
         layout = WindowLayout(
             self.context_length_,
             self.prediction_length_,
@@ -366,6 +365,7 @@ class LogSparseTransformerForecaster(BaseForecaster):
             s.scaling_,
             n_covariates(self.time_axis_, self.exog_scaler_),
         )
+        n_series = int(ids.max()) + 1  # a row of the id embedding per id >= 0
         return build_model(s, layout, n_series, seed_for(s.random_state, "init"))
 
     def _train(self, model, panel: FittedPanel, s: Settings, epochs=None):

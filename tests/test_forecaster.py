@@ -275,7 +275,10 @@ def test_series_embedding_off_leaves_no_id_table_through_save_update_pretrain(
     np.testing.assert_array_equal(on._panel.ids, [0, 1, 2])
     # fitted after a pretrain without ids: the known series get none either
     p = LogSparseTransformerForecaster(**{**off, "fine_tune_epochs": 1})
-    p.pretrain(early).fit(early, fh=[1])
+    p.pretrain(early)
+    assert p.series_ids_ == {}
+    p.save_model(tmp_path / "p")  # loads: no ids to number
+    p = LogSparseTransformerForecaster.load_model(tmp_path / "p").fit(early, fh=[1])
     np.testing.assert_array_equal(p._panel.ids, [-1, -1, -1])
 
 
