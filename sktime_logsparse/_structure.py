@@ -277,8 +277,8 @@ def _later(self: StructureCheck, value: Any, where: str) -> None:
 _FIELD_NDIM = {("GroupedFactors", "factors"): 3}
 
 
-def _ndarray(self: StructureCheck, value: dict, where: str, ndim: int = 2) -> None:
-    self.array(value, where, None, ndim)
+def _ndarray(self: StructureCheck, value: dict, where: str) -> None:
+    self.array(value, where, None, 2)
 
 
 def _dataclass(self: StructureCheck, value: dict, where: str) -> None:
@@ -292,15 +292,10 @@ def _dataclass(self: StructureCheck, value: dict, where: str) -> None:
     known_keys(fields, names, (), self.path, f"{where}.fields")
     for name in names:
         ndim = _FIELD_NDIM.get((value["name"], name))
-        field, at = fields[name], f"{where}.fields.{name}"
-        if (
-            ndim is not None
-            and isinstance(field, dict)
-            and field.get(_TAG) == "ndarray"
-        ):
-            _ndarray(self, field, at, ndim)
-        else:
-            self.value(field, at)
+        if ndim is None:
+            self.value(fields[name], f"{where}.fields.{name}")
+        else:  # a field that must be an array of up to ndim dimensions
+            self.array(fields[name], f"{where}.fields.{name}", None, ndim)
 
 
 def _dtype_and_values(self: StructureCheck, value: dict, where: str) -> None:
