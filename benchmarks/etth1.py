@@ -22,9 +22,10 @@ on the training rows), to choose settings without the test rows.
 ``--config`` takes forecaster parameters as JSON, in the forecaster's current
 form or with the old flat keys (``{"lr_schedule": "cosine"}``), which
 ``benchmarks/_config.py`` maps. Every run writes
-``benchmarks/results/etth1[_validation].json``; ``--markdown`` also writes the
-page from that same dict and redraws its figure; ``--from-results`` rewrites
-the page from the results file without running anything.
+``benchmarks/results/etth1[_validation].json`` (``--name`` another results
+file: another seed's run beside the one of record); ``--markdown`` also writes
+the page from that same dict and redraws its figure; ``--from-results``
+rewrites the page from the results file without running anything.
 
 Usage::
 
@@ -231,11 +232,16 @@ def main(argv=None) -> dict:
         default="test",
         help="forecast origins over the test rows, or the validation rows",
     )
+    parser.add_argument(
+        "--name",
+        default=None,
+        help="benchmarks/results/<name>.json (default: etth1, or etth1_validation)",
+    )
     add_forecaster_args(parser, budget=600.0)
     R.add_page_args(parser)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=FutureWarning)
-    name = "etth1" if args.split == "test" else "etth1_validation"
+    name = args.name or ("etth1" if args.split == "test" else "etth1_validation")
     if args.from_results:
         return R.page_from_results(parser, args, name, markdown)
 
