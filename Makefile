@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # requirement of the package does not pull a multi-GB CUDA build.
 TORCH_CPU ?= torch==2.13.0
 
-.PHONY: test lint format venv bench-venv peers-venv demo bench-attention bench-sampling bench-threads bench-tuning bench-scale bench-training bench-m4 bench-etth1 bench-peers bench-volume docs docs-figures clean
+.PHONY: test lint format venv bench-venv peers-venv demo bench-attention bench-sampling bench-threads bench-tuning bench-scale bench-training bench-m4 bench-etth1 bench-peers bench-volume bench-seeds docs docs-figures clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -119,6 +119,12 @@ VOLUME_ARGS ?=
 bench-volume: bench-venv peers-venv
 	$(BIN)/python benchmarks/m4_volume.py --markdown docs/benchmarks/m4_volume.md \
 		$(VOLUME_ARGS)
+
+# the M4 and ETTh1 runs of record rerun with other seeds (SEEDS), and the
+# page of their spread (about 15 + 5 minutes per seed on 2 cores)
+SEEDS ?= 1 2
+bench-seeds: bench-venv
+	$(BIN)/python benchmarks/seeds.py --run $(SEEDS) --markdown docs/benchmarks/seeds.md
 
 # the documentation site, into site/ (CI runs this after `make test`)
 docs: $(VENV)/.docs-installed

@@ -27,6 +27,7 @@ import calibration_figures  # benchmarks/calibration_figures.py
 import long_context_figures  # benchmarks/long_context_figures.py
 import matplotlib
 import scale_figures  # benchmarks/scale_figures.py
+import seeds  # benchmarks/seeds.py
 import volume_figures  # benchmarks/volume_figures.py
 
 matplotlib.use("Agg")  # files only, no window
@@ -553,6 +554,7 @@ PLOTS = {
     "long_context": lambda r, p: long_context_figures.long_context(r, p, finish),
     "etth_context": lambda r, p: long_context_figures.etth_context(r, p, finish),
     "m4_volume": lambda r, p: volume_figures.m4_volume(r, p, finish),
+    "seeds": lambda r, p: seeds.draw(r, p, finish),
 }
 
 
