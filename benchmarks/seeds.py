@@ -218,9 +218,9 @@ def markdown(result: dict, stem: str) -> str:
             "same command is rerun with other seeds, once each, on the same split: "
             "the spread of the scores is what one fit's scores are uncertain by. "
             "A seed is never chosen by these scores; the pages of record stay "
-            "seed 0's. Nothing is measured by this command: it collects the "
-            "runs' results files (their own commands are in them) and checks "
-            "that they differ in `random_state` only."
+            "seed 0's. The command collects the runs' results files (their own "
+            "commands are in them; `--run` makes them first, from the recorded "
+            "commands) and checks that they differ in `random_state` only."
         ),
         figure="Scores of each seed beside their mean",
         machine="Each run's CPU and date are in its results file.",
