@@ -174,6 +174,7 @@ def summary(stem: str, results: Path = R.RESULTS) -> dict:
     record = R.read_json(results / f"{stem}.json")
     return {
         "record_seed": int(record["config"].get("random_state", 0)),
+        "n_runs": len(runs),
         "files": {str(seed): name for seed, (name, _) in runs.items()},
         "runs": {str(seed): R.run_stamp(result) for seed, (_, result) in runs.items()},
         "scores": scores,
@@ -196,7 +197,7 @@ def section(stem: str, part: dict) -> list[str]:
         mark = " (record)" if int(seed) == part["record_seed"] else ""
         rows.append((f"{seed}{mark}", scores))
     rows += [("mean", part["mean"]), ("standard deviation", part["sd"])]
-    n = len(part["scores"])
+    n = part["n_runs"]
     return [
         f"## {spec['title']}",
         "",

@@ -35,7 +35,7 @@ def test_seed_runs_beside_the_record_with_mean_and_deviation(tmp_path):
     _write(tmp_path, "m4_hourly_cost_record_seed1", 1, 99.0, max_epochs=20)
     out = S.summary("m4_hourly", tmp_path)
     assert list(out["scores"]) == ["0", "1", "2"]  # by seed
-    assert out["record_seed"] == 0
+    assert (out["record_seed"], out["n_runs"]) == (0, 3)
     assert out["files"]["1"] == "m4_hourly_seed1.json"
     assert out["mean"]["sMAPE"] == pytest.approx(12.0)
     assert out["sd"]["sMAPE"] == pytest.approx(2.0)  # sample deviation of 10, 12, 14
