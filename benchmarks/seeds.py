@@ -2,9 +2,9 @@
 
 A benchmark of record is one fit, and one fit is one draw: the seed moves
 the weights' initialisation, the windows drawn, dropout and the sample
-paths. This script measures nothing itself. It collects the run of record of
-each benchmark (``m4_hourly.json``, ``etth1.json``) and every run of the same
-command with another seed (``<stem>_seed<N>.json``, made with ``--name``),
+paths. This script collects the run of record of each benchmark
+(``m4_hourly.json``, ``etth1.json``) and every run of the same command with
+another seed (``<stem>_seed<N>.json``, made with ``--name``),
 checks that they differ in ``random_state`` only, and reports each seed's
 scores beside their mean, standard deviation and range, so that a difference
 between two configurations can be set against the spread of one.
@@ -171,9 +171,9 @@ def summary(stem: str, results: Path = R.RESULTS) -> dict:
         for seed, (_, result) in runs.items()
     }
     columns = {label: [s[label] for s in scores.values()] for label, _, _ in metrics}
-    record = R.read_json(results / f"{stem}.json")
+    record = next(seed for seed, (name, _) in runs.items() if name == f"{stem}.json")
     return {
-        "record_seed": int(record["config"].get("random_state", 0)),
+        "record_seed": record,
         "n_runs": len(runs),
         "files": {str(seed): name for seed, (name, _) in runs.items()},
         "runs": {str(seed): R.run_stamp(result) for seed, (_, result) in runs.items()},
@@ -233,10 +233,7 @@ def markdown(result: dict, stem: str) -> str:
 
 def draw(result: dict, path: Path, finish) -> None:
     """A panel per metric: each seed's score (the record's ringed), the mean."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, no window
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # figures.py has chosen the Agg backend
 
     panels = [
         (stem, label)
