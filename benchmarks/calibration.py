@@ -22,8 +22,10 @@ each path's rank (:func:`widen_per_level`); and the package's default, a
 factor per quantile level and tail (``sktime_logsparse._calibration``), with
 steps pooled until a group holds ``GROUP_POINTS`` points; the same with up
 to ``MAX_GROUPS`` groups of forecasts by their relative spread sized apart
-(``calibration="per_group"``; and with 1, 2, 3 and 5 groups at most); and as
-before, steps pooled to 400 points.
+(``calibration="per_group"``; and with 1, 2, 3 and 5 groups at most); as
+before, steps pooled to 400 points; and the default's factors drawn half or
+all the way to the mean of each level's two tails ("symmetric": one factor
+per central level, the tails' asymmetry dropped).
 
 Usage::
 
@@ -104,6 +106,13 @@ def widen_per_level(paths: np.ndarray, factors: np.ndarray, levels=PER_LEVEL):
     out = np.empty_like(paths)
     np.put_along_axis(out, order, np.concatenate([lower, upper], axis=1), axis=1)
     return out
+
+
+def symmetric(factors: np.ndarray, weight: float = 1.0) -> np.ndarray:
+    """Per-tail factors ``(len(KNOTS), P)`` moved ``weight`` of the way to
+    the mean of each level's two tails (the knots are symmetric about 0.5)."""
+    mean = (factors + factors[::-1]) / 2
+    return weight * mean + (1 - weight) * factors
 
 
 # ------------------------------------------------------------------ the runs
@@ -195,6 +204,11 @@ def score_pair(sizing: tuple, scored: tuple) -> dict:
     rows["per tail, per group"] = score(wide, y, history)
     wide = widen(held, fit_factors(paths, target, observed))  # the default
     rows["per tail"] = score(wide, y, history)
+    # each level's two tails' factors drawn together (1: their mean)
+    for weight in (0.5, 1.0):
+        factors = symmetric(fit_factors(paths, target, observed), weight)
+        name = "symmetric" if weight == 1 else f"{weight:g} symmetric"
+        rows[f"per tail, {name}"] = score(widen(held, factors), y, history)
     # the point forecast of the widened paths: their mean moves with the
     # tails, their median does not (``point_forecast``)
     for name, point in (("mean", wide.mean(1)), ("median", np.median(wide, 1))):

@@ -65,3 +65,16 @@ def test_central_factors_cover_as_claimed_on_the_points_they_are_sized_on():
     wide = widen(paths, factors)
     lo, hi = np.quantile(wide, [0.05, 0.95], axis=1)
     assert abs(((lo <= target) & (target <= hi)).mean() - 0.9) < 0.01
+
+
+def test_symmetric_moves_each_tail_towards_the_mean_of_its_level():
+    from sktime_logsparse._calibration import KNOTS
+
+    # knots 2.5%, 10%, 25% | 75%, 90%, 97.5%: the lower tail twice the upper
+    factors = np.array([[4.0], [2.0], [1.0], [0.5], [1.0], [2.0]])
+    assert len(KNOTS) == len(factors)
+    np.testing.assert_allclose(CB.symmetric(factors, 0.0), factors)
+    both = CB.symmetric(factors, 1.0)
+    np.testing.assert_allclose(both[:, 0], [3.0, 1.5, 0.75, 0.75, 1.5, 3.0])
+    half = CB.symmetric(factors, 0.5)
+    np.testing.assert_allclose(half[:, 0], [3.5, 1.75, 0.875, 0.625, 1.25, 2.5])
