@@ -14,8 +14,10 @@ never chosen by its test scores (the run of record stays the page of record).
 
 ``--run 1 2`` first reruns each benchmark's recorded command (read from its
 results file, the environment's ``OMP_NUM_THREADS`` included) with
-``random_state`` 1 and 2, each writing ``<stem>_seed<N>.json``; M4's
-baselines, which no seed changes, are left out.
+``random_state`` 1 and 2, each writing ``<stem>_seed<N>.json`` (``--only
+m4_hourly``: that benchmark's); M4's baselines, which no seed changes, are
+left out. The runs of an earlier configuration of record are kept apart
+(``m4_hourly_paths100``: M4 with 100 paths) and never rerun.
 
 Usage::
 
@@ -41,11 +43,34 @@ from pathlib import Path
 import _report as R  # benchmarks/_report.py
 
 OURS = "LogSparse Transformer"
-#: per benchmark: its page's title and its metrics, each as (label, path of
-#: keys into a results file, number format)
+#: per benchmark: its page's title, its short label in the figure, and its
+#: metrics, each as (label, path of keys into a results file, number format);
+#: a "frozen" one is an earlier configuration's runs, kept and never rerun
 BENCHMARKS = {
     "m4_hourly": {
         "title": "M4 Hourly, test split",
+        "label": "M4",
+        "page": "m4_hourly.md",
+        # the baselines do not depend on the seed: not run again
+        "extra": ["--baselines", ""],
+        "metrics": [
+            (m, ("models", OURS, m), R.M4_COLUMNS[m][1])
+            for m in (
+                "sMAPE",
+                "MASE",
+                "OWA",
+                "MSIS",
+                "R0.5",
+                "coverage80",
+                "coverage95",
+            )
+        ],
+    },
+    # the record before its configuration drew 400 paths: kept, never rerun
+    "m4_hourly_paths100": {
+        "title": "M4 Hourly, test split, 100 paths (the record until 2026-12-05)",
+        "label": "M4, 100 paths",
+        "frozen": True,
         "page": "m4_hourly.md",
         # the baselines do not depend on the seed: not run again
         "extra": ["--baselines", ""],
@@ -64,6 +89,7 @@ BENCHMARKS = {
     },
     "etth1": {
         "title": "ETTh1, test rows",
+        "label": "ETTh1",
         "page": "etth1.md",
         "extra": [],
         "metrics": [
@@ -153,9 +179,16 @@ def seed_command(stem: str, seed: int, results: Path = R.RESULTS):
     return env, argv + BENCHMARKS[stem]["extra"]
 
 
-def run_seeds(seeds: list[int]) -> None:
-    """Each benchmark's recorded command once per seed (seed 0 is the record)."""
-    for stem in BENCHMARKS:
+def run_seeds(seeds: list[int], stems=None) -> None:
+    """Each benchmark's recorded command once per seed (seed 0 is the record).
+
+    ``stems``: those benchmarks only (all but the frozen ones by default).
+    """
+    for stem in stems or [
+        s for s, spec in BENCHMARKS.items() if not spec.get("frozen")
+    ]:
+        if BENCHMARKS[stem].get("frozen"):
+            raise ValueError(f"{stem}: an earlier configuration's runs, not rerun")
         for seed in seeds:
             env, argv = seed_command(stem, seed)
             print("running", shlex.join(argv), flush=True)
@@ -198,10 +231,12 @@ def section(stem: str, part: dict) -> list[str]:
         rows.append((f"{seed}{mark}", scores))
     rows += [("mean", part["mean"]), ("standard deviation", part["sd"])]
     n = part["n_runs"]
+    what = "an earlier command" if spec.get("frozen") else "the command"
     return [
         f"## {spec['title']}",
         "",
-        f"{n} runs of the command of [the page of record]({spec['page']}), "
+        f"{n} run{'s' if n != 1 else ''} of {what} of "
+        f"[the page of record]({spec['page']}), "
         "files " + ", ".join(f"`{f}`" for f in part["files"].values()) + ".",
         "",
         R.column_table("`random_state`", metrics, rows),
@@ -255,7 +290,7 @@ def draw(result: dict, path: Path, finish) -> None:
                    edgecolors="#c0392b", lw=1.4, zorder=4, label="record")  # fmt: skip
         ax.axhline(part["mean"][label], color="#555555", lw=1, ls="--", label="mean")
         ax.set_xticks(range(len(seeds)), seeds, fontsize=7)
-        ax.set_title(f"{BENCHMARKS[stem]['title'].split(',')[0]}: {label}", fontsize=8)
+        ax.set_title(f"{BENCHMARKS[stem]['label']}: {label}", fontsize=8)
         ax.tick_params(axis="y", labelsize=7)
         ax.grid(True, alpha=0.3)
     for ax in list(axes.flat)[len(panels) :]:
@@ -275,13 +310,20 @@ def main(argv=None) -> dict:
         metavar="SEED",
         help="first run each benchmark's recorded command with these seeds",
     )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=[s for s, spec in BENCHMARKS.items() if not spec.get("frozen")],
+        default=None,
+        help="--run these benchmarks only",
+    )
     R.add_page_args(parser, json_of="seeds")
     args = parser.parse_args(argv)
     if args.from_results:
         return R.page_from_results(parser, args, "seeds", markdown)
     if 0 in args.run:
         parser.error("--run: seed 0 is the run of record (make it with its own page)")
-    run_seeds(args.run)
+    run_seeds(args.run, args.only)
     result = {
         **R.run_info("seeds.py"),
         "benchmarks": {stem: summary(stem) for stem in BENCHMARKS},

@@ -99,3 +99,16 @@ def test_the_recorded_command_rerun_with_a_seed(tmp_path):
         "--baselines",
         "",
     ]
+
+
+def test_an_earlier_configurations_runs_are_never_rerun(monkeypatch):
+    calls = []
+    monkeypatch.setattr(S, "seed_command", lambda stem, seed: ({}, [stem, str(seed)]))
+    monkeypatch.setattr(S.subprocess, "run", lambda argv, **kw: calls.append(argv[1:]))
+    S.run_seeds([1])
+    assert calls == [["m4_hourly", "1"], ["etth1", "1"]]
+    calls.clear()
+    S.run_seeds([3], ["m4_hourly"])
+    assert calls == [["m4_hourly", "3"]]
+    with pytest.raises(ValueError, match="not rerun"):
+        S.run_seeds([1], ["m4_hourly_paths100"])
