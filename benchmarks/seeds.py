@@ -43,6 +43,10 @@ from pathlib import Path
 import _report as R  # benchmarks/_report.py
 
 OURS = "LogSparse Transformer"
+M4_METRICS = [
+    (m, ("models", OURS, m), R.M4_COLUMNS[m][1])
+    for m in ("sMAPE", "MASE", "OWA", "MSIS", "R0.5", "coverage80", "coverage95")
+]
 #: per benchmark: its page's title, its short label in the figure, and its
 #: metrics, each as (label, path of keys into a results file, number format);
 #: a "frozen" one is an earlier configuration's runs, kept and never rerun
@@ -53,18 +57,7 @@ BENCHMARKS = {
         "page": "m4_hourly.md",
         # the baselines do not depend on the seed: not run again
         "extra": ["--baselines", ""],
-        "metrics": [
-            (m, ("models", OURS, m), R.M4_COLUMNS[m][1])
-            for m in (
-                "sMAPE",
-                "MASE",
-                "OWA",
-                "MSIS",
-                "R0.5",
-                "coverage80",
-                "coverage95",
-            )
-        ],
+        "metrics": M4_METRICS,
     },
     # the record before its configuration drew 400 paths: kept, never rerun
     "m4_hourly_paths100": {
@@ -72,20 +65,8 @@ BENCHMARKS = {
         "label": "M4, 100 paths",
         "frozen": True,
         "page": "m4_hourly.md",
-        # the baselines do not depend on the seed: not run again
-        "extra": ["--baselines", ""],
-        "metrics": [
-            (m, ("models", OURS, m), R.M4_COLUMNS[m][1])
-            for m in (
-                "sMAPE",
-                "MASE",
-                "OWA",
-                "MSIS",
-                "R0.5",
-                "coverage80",
-                "coverage95",
-            )
-        ],
+        "extra": [],
+        "metrics": M4_METRICS,
     },
     "etth1": {
         "title": "ETTh1, test rows",
