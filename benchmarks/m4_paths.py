@@ -31,6 +31,7 @@ import _report as R  # benchmarks/_report.py
 import m4_hourly as H  # benchmarks/m4_hourly.py
 import metrics as M  # benchmarks/metrics.py
 import numpy as np
+from calibration import cut  # benchmarks/calibration.py
 
 LEVELS = (0.025, 0.1, 0.5, 0.9, 0.975)
 
@@ -42,17 +43,18 @@ def split(drop: int):
     if drop < H.HORIZON:
         raise ValueError(f"drop must be at least {H.HORIZON}, got {drop}")
     train, _ = load_m4_hourly_split()
-    parts = train.groupby(level=0, sort=False)
-    seen = parts.head(-drop).sort_index()
-    ahead = parts.tail(drop).groupby(level=0, sort=False).head(H.HORIZON)
-    return seen, ahead.sort_index()
+    seen, rest = cut(train, drop)
+    ahead, _ = cut(rest, drop - H.HORIZON)
+    return seen, ahead
 
 
-def score(forecaster, drop: int, samples: int) -> dict:
-    """Calibrate ``forecaster`` with ``samples`` paths; score its next 48 points."""
+def score(forecaster, seen, ahead, samples: int) -> dict:
+    """Calibrate ``forecaster`` with ``samples`` paths; score it on ``ahead``.
+
+    ``seen``: the data it was fitted on (the scale of MSIS).
+    """
     from sktime_logsparse._params import resolve_params
 
-    seen, ahead = split(drop)
     forecaster.num_samples = samples
     settings = resolve_params(forecaster.get_params(deep=False))
     t0 = time.perf_counter()
@@ -99,13 +101,14 @@ def main(argv=None) -> dict:
     import torch
 
     info = R.start_run("m4_paths.py", threads=torch.get_num_threads())
+    load = LogSparseTransformerForecaster.load_model
     fits = {}
     for drop, folder in args.model:
-        load = LogSparseTransformerForecaster.load_model
+        seen, ahead = split(int(drop))
         params = dict(load(folder).get_params(deep=False))  # as saved
         # a fresh copy per count: the paths of a forecast are kept for the
         # next call of the same horizon (predict, then quantiles, ...)
-        rows = {str(n): score(load(folder), int(drop), n) for n in args.samples}
+        rows = {str(n): score(load(folder), seen, ahead, n) for n in args.samples}
         name = f"drop {drop}, seed {params['random_state']}"
         fits[name] = {"drop": int(drop), "folder": folder, "params": params}
         fits[name]["rows"] = rows
