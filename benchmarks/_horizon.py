@@ -295,38 +295,3 @@ def markdown_c(c: dict, provenance: str) -> list[str]:
             + ("are identical (same sha256)." if same else "DIFFER (sha256)."),
         ]
     return lines
-
-
-def panels(axes, c: dict, colors, grid) -> None:
-    """Figure panels of (c): time and peak RSS of the two predicts (figures.py).
-
-    ``colors`` of the two-chunk and one-chunk bars; ``grid(ax, axis)`` styles
-    an axis as the other figures do.
-    """
-    versions = [("before", c.get("before")), ("this change", c)]
-    versions = [(name, part) for name, part in versions if part is not None]
-    x = np.arange(len(versions))
-    for ax, key, unit, scale, fmt in (
-        (axes[0], "predict_s", "s", 1.0, ".1f"),
-        (axes[1], "peak_rss", "GiB", 2.0**30, ".2f"),
-    ):
-        for offset, model, color in zip((-0.2, 0.2), MODELS, colors, strict=True):
-            values = [part["models"][model][key] / scale for _, part in versions]
-            label = c["models"][model]["label"]
-            ax.bar(x + offset, values, width=0.38, color=color, label=label)
-            for xi, v in zip(x, values, strict=True):
-                ax.text(xi + offset, v, format(v, fmt), ha="center", va="bottom")
-        ratios = [part["ratios"][key] for _, part in versions]
-        ax.set_xticks(
-            x, [f"{name}\npast / within: {r:.2f}x" for (name, _), r in zip(
-                versions, ratios, strict=True)]
-        )  # fmt: skip
-        ax.set_ylabel(unit)
-        what = "time" if key == "predict_s" else "peak RSS of the process"
-        ax.set_title(
-            f"(c) predict_quantiles, {c['series']} series x {c['horizon']} steps: "
-            f"{what}",
-            fontsize=9.5,
-        )
-        ax.legend(fontsize=7.5, loc="upper right")
-        grid(ax, "y")

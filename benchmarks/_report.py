@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import math
 import os
 import platform
@@ -22,9 +21,12 @@ import shlex
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-RESULTS = HERE / "results"
+# the places of the results files, and their reading and writing, live in
+# _results.py (below the figures); the scripts reach them through here too
+from _results import RESULTS as RESULTS
+from _results import ROOT as ROOT
+from _results import read_json, results_path, write_json
+from _results import why_not_run as why_not_run
 
 NOTES_MARKER = (
     "<!-- Notes for the reader, written by hand: a rerun of the script keeps "
@@ -109,35 +111,6 @@ def machine_line(result: dict) -> str:
         n = result["threads"]
         parts.append(f"{n} torch thread{'s' if n != 1 else ''}")
     return ", ".join(parts)
-
-
-def results_path(name: str) -> Path:
-    """``benchmarks/results/<name>.json``."""
-    return RESULTS / f"{name}.json"
-
-
-def _plain(value):
-    """Numpy scalars as Python numbers (json's ``default``)."""
-    if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {value!r}")
-
-
-def write_json(path: Path, result: dict) -> Path:
-    """Write a results file (indented, keys in insertion order)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2, default=_plain) + "\n")
-    print(f"wrote {path}", flush=True)
-    return path
-
-
-def read_json(name_or_path) -> dict:
-    """A results file, by stem (``"m4_hourly"``) or path."""
-    path = Path(name_or_path)
-    if path.suffix != ".json":
-        path = results_path(str(name_or_path))
-    return json.loads(path.read_text())
 
 
 def figure_markdown(stem: str, alt: str) -> str:
@@ -325,14 +298,3 @@ def record(args, name: str, result: dict, markdown, path) -> None:
         write_page(args.markdown, markdown(result, name))
         if path and Path(path) == results_path(name):
             render_figure(name)
-
-
-def why_not_run(run: dict) -> str:
-    """A few words on a run that did not finish: its estimate, or its error."""
-    if run.get("estimated_fit_s"):
-        return f"estimated fit {run['estimated_fit_s']:.0f} s"
-    error = run.get("error", "?")
-    asked = re.search(r"tried to allocate (\d+) bytes", error)
-    if asked:
-        return f"out of memory: {int(asked.group(1)) / 2**30:.0f} GiB asked"
-    return error.split("|")[-1].strip()[:60]

@@ -21,13 +21,13 @@ import json
 import textwrap
 from pathlib import Path
 
-import _horizon  # benchmarks/_horizon.py
-import _report as R  # benchmarks/_report.py
+import _results as R  # benchmarks/_results.py
 import calibration_figures  # benchmarks/calibration_figures.py
+import horizon_figures  # benchmarks/horizon_figures.py
 import long_context_figures  # benchmarks/long_context_figures.py
 import matplotlib
 import scale_figures  # benchmarks/scale_figures.py
-import seeds  # benchmarks/seeds.py
+import seeds_figures  # benchmarks/seeds_figures.py
 import volume_figures  # benchmarks/volume_figures.py
 
 matplotlib.use("Agg")  # files only, no window
@@ -405,7 +405,7 @@ def sampling(result: dict, path: Path) -> None:
     for ax in (ax_a, ax_b):
         grid(ax, "y")
     if rows == 2:
-        _horizon.panels(axes_c[0], result["c"], (C_OURS, C_BASE), grid)
+        horizon_figures.panels(axes_c[0], result["c"], (C_OURS, C_BASE), grid)
     finish(fig, result, path)
 
 
@@ -554,7 +554,7 @@ PLOTS = {
     "long_context": lambda r, p: long_context_figures.long_context(r, p, finish),
     "etth_context": lambda r, p: long_context_figures.etth_context(r, p, finish),
     "m4_volume": lambda r, p: volume_figures.m4_volume(r, p, finish),
-    "seeds": lambda r, p: seeds.draw(r, p, finish),
+    "seeds": lambda r, p: seeds_figures.draw(r, p, finish),
 }
 
 

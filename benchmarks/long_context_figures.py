@@ -11,7 +11,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no window
-import _report as R  # noqa: E402  (benchmarks/_report.py)
+import _results as R  # noqa: E402  (benchmarks/_results.py)
 import matplotlib.pyplot as plt  # noqa: E402
 
 C_OURS = "#3b5fc0"

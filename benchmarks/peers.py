@@ -44,7 +44,7 @@ from _config import add_forecaster_args, forecaster_params
 from _peers_page import NAME, OURS, figure, markdown
 
 PEERS_PYTHON = R.ROOT / ".venv-peers" / "bin" / "python"
-RUN_PEERS = R.HERE / "peers" / "run_peers.py"
+RUN_PEERS = R.ROOT / "benchmarks" / "peers" / "run_peers.py"
 PEERS = "AutoETS,AutoTheta,MSTL,NHITS,DeepAR,pf-deepar"
 COLUMNS = ["point", "lo80", "hi80", "lo95", "hi95", "q50", "q90"]
 NAIVE = "seasonal naive"

@@ -187,6 +187,7 @@ def summary(stem: str, results: Path = R.RESULTS) -> dict:
     columns = {label: [s[label] for s in scores.values()] for label, _, _ in metrics}
     record = next(seed for seed, (name, _) in runs.items() if name == f"{stem}.json")
     return {
+        "label": BENCHMARKS[stem]["label"],  # in the figure's panel titles
         "record_seed": record,
         "n_runs": len(runs),
         "files": {str(seed): name for seed, (name, _) in runs.items()},
@@ -245,40 +246,6 @@ def markdown(result: dict, stem: str) -> str:
     for name, part in result["benchmarks"].items():
         lines += ["", *section(name, part)]
     return "\n".join(lines) + "\n"
-
-
-def draw(result: dict, path: Path, finish) -> None:
-    """A panel per metric: each seed's score (the record's ringed), the mean."""
-    import matplotlib.pyplot as plt  # figures.py has chosen the Agg backend
-
-    panels = [
-        (stem, label)
-        for stem, part in result["benchmarks"].items()
-        for label in part["mean"]
-    ]
-    cols = 7
-    rows = -(-len(panels) // cols)
-    fig, axes = plt.subplots(
-        rows, cols, figsize=(2.1 * cols, 2.6 * rows), squeeze=False
-    )
-    for ax, (stem, label) in zip(axes.flat, panels, strict=False):
-        part = result["benchmarks"][stem]
-        seeds = list(part["scores"])
-        values = [part["scores"][s][label] for s in seeds]
-        ax.scatter(range(len(values)), values, color="#3b5fc0", s=22, zorder=3)
-        record = seeds.index(str(part["record_seed"]))
-        ax.scatter([record], [values[record]], s=90, facecolors="none",
-                   edgecolors="#c0392b", lw=1.4, zorder=4, label="record")  # fmt: skip
-        ax.axhline(part["mean"][label], color="#555555", lw=1, ls="--", label="mean")
-        ax.set_xticks(range(len(seeds)), seeds, fontsize=7)
-        ax.set_title(f"{BENCHMARKS[stem]['label']}: {label}", fontsize=8)
-        ax.tick_params(axis="y", labelsize=7)
-        ax.grid(True, alpha=0.3)
-    for ax in list(axes.flat)[len(panels) :]:
-        ax.axis("off")
-    axes.flat[0].legend(fontsize=7, loc="best")
-    fig.supxlabel("random_state", fontsize=9)
-    finish(fig, result, path, bottom=0.05)
 
 
 def main(argv=None) -> dict:
