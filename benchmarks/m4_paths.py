@@ -105,10 +105,14 @@ def main(argv=None) -> dict:
     fits = {}
     for drop, folder in args.model:
         seen, ahead = split(int(drop))
-        params = dict(load(folder).get_params(deep=False))  # as saved
         # a fresh copy per count: the paths of a forecast are kept for the
         # next call of the same horizon (predict, then quantiles, ...)
-        rows = {str(n): score(load(folder), seen, ahead, n) for n in args.samples}
+        copies = [load(folder) for _ in args.samples]
+        params = dict(copies[0].get_params(deep=False))  # as saved
+        rows = {
+            str(n): score(f, seen, ahead, n)
+            for n, f in zip(args.samples, copies, strict=True)
+        }
         name = f"drop {drop}, seed {params['random_state']}"
         fits[name] = {"drop": int(drop), "folder": folder, "params": params}
         fits[name]["rows"] = rows

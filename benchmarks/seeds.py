@@ -87,6 +87,9 @@ BENCHMARKS = {
     },
 }
 
+#: the benchmarks ``--run`` reruns: all but the frozen ones
+RERUN = [stem for stem, spec in BENCHMARKS.items() if not spec.get("frozen")]
+
 
 def _get(result: dict, keys: tuple):
     for key in keys:
@@ -165,9 +168,7 @@ def run_seeds(seeds: list[int], stems=None) -> None:
 
     ``stems``: those benchmarks only (all but the frozen ones by default).
     """
-    for stem in stems or [
-        s for s, spec in BENCHMARKS.items() if not spec.get("frozen")
-    ]:
+    for stem in stems or RERUN:
         if BENCHMARKS[stem].get("frozen"):
             raise ValueError(f"{stem}: an earlier configuration's runs, not rerun")
         for seed in seeds:
@@ -261,7 +262,7 @@ def main(argv=None) -> dict:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=[s for s, spec in BENCHMARKS.items() if not spec.get("frozen")],
+        choices=RERUN,
         default=None,
         help="--run these benchmarks only",
     )
